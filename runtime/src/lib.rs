@@ -4,3 +4,15 @@
 //! is delegated to the `libcontainer` crate; cgroups, state and OOM handling are ours.
 
 pub mod cgroups;
+pub mod cli;
+pub mod commands;
+pub mod container;
+pub mod error;
+pub mod logging;
+pub mod oom;
+pub mod process;
+pub mod signal;
+pub mod spec;
+pub mod state;
+pub mod units;
+pub mod version;

@@ -1,1 +1,72 @@
-fn main() {}
+//! The `rcrun` binary: parse runc's command line, run the subcommand, print
+//! errors the way runc does (log line + bare message on stderr when the log
+//! goes to a file) and exit 1 on failure.
+
+use clap::Parser;
+
+use rcrun::cli::{Cli, Command};
+use rcrun::commands;
+use rcrun::logging::{self, Format};
+use rcrun::state::Root;
+
+fn main() {
+    let cli = Cli::parse();
+    let format = match Format::parse(&cli.log_format) {
+        Ok(f) => f,
+        Err(msg) => {
+            eprintln!("{msg}");
+            std::process::exit(1);
+        }
+    };
+    let target = match logging::init(cli.log.as_deref(), format, cli.debug) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!(
+                "--log: {}: {e}",
+                cli.log
+                    .as_deref()
+                    .unwrap_or_else(|| std::path::Path::new(""))
+                    .display()
+            );
+            std::process::exit(1);
+        }
+    };
+    let code = match dispatch(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = e.to_string();
+            tracing::error!("{msg}");
+            if !target.to_stderr {
+                eprintln!("{msg}");
+            }
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn dispatch(cli: &Cli) -> rcrun::error::Result<i32> {
+    if cli.systemd_cgroup {
+        return Err(rcrun::error::Error::Unsupported(
+            "--systemd-cgroup: the systemd cgroup driver is not supported; rcrun manages cgroupfs directly (use cgroupfs in docker/containerd)".into(),
+        ));
+    }
+    let root = Root::new(cli.root.as_deref());
+    match &cli.command {
+        Command::Create(a) => commands::create::run(&root, a),
+        Command::Start(a) => commands::start::run(&root, a),
+        Command::Run(a) => commands::run::run(&root, a),
+        Command::State(a) => commands::state::run(&root, a),
+        Command::Kill(a) => commands::kill::run(&root, a),
+        Command::Delete(a) => commands::delete::run(&root, a),
+        Command::List(a) => commands::list::run(&root, a),
+        Command::Ps(a) => commands::ps::run(&root, a),
+        Command::Exec(a) => commands::exec::run(&root, a),
+        Command::Pause(a) => commands::pause::run(&root, a),
+        Command::Resume(a) => commands::resume::run(&root, a),
+        Command::Update(a) => commands::update::run(&root, a),
+        Command::Events(a) => commands::events::run(&root, a),
+        Command::Features(a) => commands::features::run(a),
+        Command::Spec(a) => commands::spec::run(a),
+    }
+}

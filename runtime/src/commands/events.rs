@@ -1,0 +1,114 @@
+//! `rcrun events`: JSON lines as runc prints them: `{"type":"stats",...}`
+//! every interval, `{"type":"oom","id":...}` the moment an OOM kill happens.
+//! Ends when the container stops.
+
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::oom::OomWatcher;
+use crate::state::{ContainerState, Root, Status};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Stats interval: 5s, 500ms, 1m, or seconds as a number
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    /// Print stats once and exit
+    #[arg(long)]
+    pub stats: bool,
+    pub container_id: String,
+}
+
+pub fn parse_interval(s: &str) -> std::result::Result<Duration, String> {
+    let bad = || format!("--interval: {s:?} is not a duration (e.g. 5s, 500ms, 1m)");
+    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(bad()),
+    };
+    if secs.is_nan() || secs <= 0.0 {
+        return Err(format!("--interval: {s:?} must be positive"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn stats_line(st: &ContainerState) -> Result<String> {
+    let data = st.cgroups.stats()?;
+    Ok(json!({"type": "stats", "id": st.id, "data": data}).to_string())
+}
+
+pub fn run(root: &Root, args: &Args) -> Result<i32> {
+    let interval = parse_interval(&args.interval).map_err(Error::Spec)?;
+    let st = root.load(&args.container_id)?;
+    if st.status() == Status::Stopped {
+        return Err(Error::State("container not running".into()));
+    }
+    if args.stats {
+        println!("{}", stats_line(&st)?);
+        return Ok(0);
+    }
+    let mut watcher = OomWatcher::new(&st.cgroups).ok();
+    let mut next_stats = Instant::now() + interval;
+    loop {
+        let wait = next_stats.saturating_duration_since(Instant::now());
+        // Poll at most every 100ms for exit of the container (no pidfd on
+        // a process that is not our child in every kernel we support).
+        let timeout = wait.min(Duration::from_millis(100));
+        let ms = PollTimeout::try_from(timeout.as_millis() as i32).unwrap_or(PollTimeout::ZERO);
+        let ready = match &watcher {
+            Some(w) => {
+                let mut fds = [PollFd::new(w.fd(), PollFlags::POLLIN)];
+                poll(&mut fds, ms).map(|n| n > 0).unwrap_or(false)
+            }
+            None => {
+                std::thread::sleep(timeout);
+                false
+            }
+        };
+        if ready {
+            if let Some(w) = watcher.as_mut() {
+                for _ in 0..w.take_new_kills() {
+                    println!("{}", json!({"type": "oom", "id": st.id}));
+                }
+            }
+        }
+        if Instant::now() >= next_stats {
+            if let Ok(line) = stats_line(&st) {
+                println!("{line}");
+            }
+            next_stats += interval;
+        }
+        if st.status() == Status::Stopped {
+            if let Some(w) = watcher.as_mut() {
+                for _ in 0..w.take_new_kills() {
+                    println!("{}", json!({"type": "oom", "id": st.id}));
+                }
+            }
+            return Ok(0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_interval("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_interval("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_interval("x").is_err());
+        assert!(parse_interval("0s").is_err());
+    }
+}

@@ -1,0 +1,122 @@
+//! `rcrun exec`: run a new process inside a running container, through
+//! libcontainer's tenant builder, in the container's cgroups.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crate::container;
+use crate::error::{Error, Result};
+use crate::process;
+use crate::state::{Root, Status};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// Working directory inside the container
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Set an environment variable (VAR=value)
+    #[arg(short, long, num_args = 1)]
+    pub env: Vec<String>,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// uid[:gid] to run as
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Additional gids
+    #[arg(short = 'g', long, num_args = 1)]
+    pub additional_gids: Vec<u32>,
+    /// Path to a process.json (overrides the command line)
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// Detach from the process
+    #[arg(short, long)]
+    pub detach: bool,
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    #[arg(long)]
+    pub process_label: Option<String>,
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// Add a capability
+    #[arg(short, long, num_args = 1)]
+    pub cap: Vec<String>,
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: i32,
+    /// Allow exec in a paused container
+    #[arg(long)]
+    pub ignore_paused: bool,
+    /// Run in this sub-cgroup of the container
+    #[arg(long)]
+    pub cgroup: Option<String>,
+    pub container_id: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
+    let bad = || Error::Spec(format!("--user: {s:?} is not uid[:gid]"));
+    match s.split_once(':') {
+        Some((u, g)) => Ok((
+            u.parse().map_err(|_| bad())?,
+            Some(g.parse().map_err(|_| bad())?),
+        )),
+        None => Ok((s.parse().map_err(|_| bad())?, None)),
+    }
+}
+
+pub fn run(root: &Root, args: &Args) -> Result<i32> {
+    let id = &args.container_id;
+    let st = root.load(id)?;
+    match st.status() {
+        Status::Stopped => return Err(Error::State("cannot exec in a stopped container".into())),
+        Status::Paused if !args.ignore_paused => {
+            return Err(Error::State("cannot exec in a paused container".into()))
+        }
+        _ => {}
+    }
+    if args.process.is_none() && args.command.is_empty() {
+        return Err(Error::Spec(
+            "exec: no command given (args or --process)".into(),
+        ));
+    }
+    let mut env = HashMap::new();
+    for kv in &args.env {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| Error::Spec(format!("--env: {kv:?} is not VAR=value")))?;
+        env.insert(k.to_string(), v.to_string());
+    }
+    let user = args.user.as_deref().map(parse_user).transpose()?;
+    if !args.detach {
+        process::become_subreaper()?;
+    }
+    let pid = container::exec(
+        root,
+        &st,
+        container::ExecOptions {
+            console_socket: args.console_socket.clone(),
+            cwd: args.cwd.clone(),
+            env,
+            tty: args.tty,
+            user,
+            additional_gids: args.additional_gids.clone(),
+            process: args.process.clone(),
+            detach: args.detach,
+            pid_file: args.pid_file.clone(),
+            no_new_privs: args.no_new_privs,
+            caps: args.cap.clone(),
+            preserve_fds: args.preserve_fds,
+            sub_cgroup: args.cgroup.clone(),
+            command: args.command.clone(),
+        },
+    )?;
+    if args.detach {
+        return Ok(0);
+    }
+    process::wait_forwarding_signals(pid)
+}

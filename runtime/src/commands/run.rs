@@ -1,0 +1,68 @@
+//! `rcrun run`: create + start, then (unless --detach) wait for the
+//! container, relay signals, and exit with its status (128+N if killed).
+
+use std::path::PathBuf;
+
+use crate::container::{self, CreateOptions};
+use crate::error::Result;
+use crate::process;
+use crate::state::Root;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// Do not become a subreaper (accepted for runc compatibility)
+    #[arg(long)]
+    pub no_subreaper: bool,
+    #[arg(long)]
+    pub no_pivot: bool,
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: i32,
+    /// Keep the container's state and cgroup after it exits
+    #[arg(long)]
+    pub keep: bool,
+    /// Detach from the container's process
+    #[arg(short, long)]
+    pub detach: bool,
+    pub container_id: String,
+}
+
+pub fn run(root: &Root, args: &Args) -> Result<i32> {
+    let id = &args.container_id;
+    if !args.detach {
+        // The init's parent is libcontainer's intermediate process, which
+        // exits: as subreaper we inherit the init and can wait for it.
+        process::become_subreaper()?;
+    }
+    let opts = CreateOptions {
+        bundle: args.bundle.clone(),
+        pid_file: args.pid_file.clone(),
+        console_socket: args.console_socket.clone(),
+        no_pivot: args.no_pivot,
+        no_new_keyring: args.no_new_keyring,
+        preserve_fds: args.preserve_fds,
+        detach: args.detach,
+    };
+    let st = container::create(root, id, &opts)?;
+    if let Err(e) = container::start(root, id) {
+        let _ = container::delete(root, id, true);
+        return Err(e);
+    }
+    if args.detach {
+        return Ok(0);
+    }
+    let code = process::wait_forwarding_signals(st.pid);
+    if !args.keep {
+        if let Err(e) = container::delete(root, id, true) {
+            tracing::warn!("deleting {id} after it exited: {e}");
+        }
+    }
+    code
+}

@@ -1,0 +1,400 @@
+//! Container operations shared by the CLI commands and the shim: create,
+//! start, signal, destroy. libcontainer sets up the process; we own cgroups
+//! and state.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::container::{Container, ContainerStatus};
+use libcontainer::syscall::syscall::SyscallType;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::cgroups::{self, CgroupSet, Hierarchies, Layout};
+use crate::error::{describe_chain, Error, Result};
+use crate::spec;
+use crate::state::{self, ContainerState, Root, Status};
+
+/// Options of `create` (and `run`), as runc names them.
+#[derive(Debug, Default, Clone)]
+pub struct CreateOptions {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: i32,
+    /// false only for foreground `run`, where the caller keeps the terminal.
+    pub detach: bool,
+}
+
+fn lc_error(context: &str, e: libcontainer::error::LibcontainerError) -> Error {
+    Error::Container(format!("{context}: {}", describe_chain(&e)))
+}
+
+/// Creates the container: validates everything first, then makes the cgroup,
+/// the state and the init process. On failure nothing is left behind.
+pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<ContainerState> {
+    state::validate_id(id)?;
+    let bundle = spec::load_bundle(&opts.bundle)?;
+    let linux = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| Error::Spec("linux: missing".into()))?;
+    let hierarchies = Hierarchies::detect()?;
+    if let Some(r) = linux.resources() {
+        cgroups::validate(&hierarchies, r)?;
+    }
+    let cgroups_path = linux
+        .cgroups_path()
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
+    let cgroup_set = CgroupSet::resolve(&hierarchies, cgroups_path.as_deref(), id)?;
+
+    // The exclusive mkdir is the duplicate-id check.
+    root.create_container_dir(id)?;
+    let mut st = ContainerState {
+        id: id.to_string(),
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        pid: 0,
+        pid_start_time: 0,
+        created: state::now_rfc3339(),
+        owner: String::new(),
+        annotations: bundle
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        started: false,
+        cgroups: cgroup_set,
+    };
+    match create_in_dir(root, &mut st, &bundle, &hierarchies, opts) {
+        Ok(()) => Ok(st),
+        Err(e) => {
+            destroy(root, &st);
+            Err(e)
+        }
+    }
+}
+
+fn create_in_dir(
+    root: &Root,
+    st: &mut ContainerState,
+    bundle: &spec::Bundle,
+    hierarchies: &Hierarchies,
+    opts: &CreateOptions,
+) -> Result<()> {
+    st.cgroups.create()?;
+    // Saved before the process exists so that a crash from here on leaves
+    // something `delete --force` can clean up.
+    root.save(st)?;
+    if let Some(r) = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+    {
+        st.cgroups.apply(r)?;
+    }
+
+    let dir = root.container_dir(&st.id);
+    let lc_spec = spec::for_libcontainer(
+        &bundle.spec,
+        &bundle.rootfs,
+        libcontainer_cgroups_path(hierarchies, &st.cgroups)?,
+    )?;
+    let data =
+        serde_json::to_vec(&lc_spec).map_err(|e| Error::Spec(format!("serialize spec: {e}")))?;
+    state::write_atomic(&dir.join("config.json"), &data)?;
+    let lc_root = root.libcontainer_root(&st.id);
+    fs::create_dir_all(&lc_root).map_err(|e| Error::io(&lc_root, e))?;
+
+    let container = with_cgroups_joined(&st.cgroups, hierarchies, || {
+        ContainerBuilder::new(st.id.clone(), SyscallType::Linux)
+            .with_root_path(&lc_root)
+            .and_then(|b| b.with_pid_file(opts.pid_file.as_ref()))
+            .map(|b| {
+                b.with_console_socket(opts.console_socket.as_ref())
+                    .with_preserved_fds(opts.preserve_fds)
+            })
+            .and_then(|b| b.validate_id())
+            .map(|b| b.as_init(&dir))
+            .and_then(|b| {
+                b.with_systemd(false)
+                    .with_detach(opts.detach)
+                    .with_no_pivot(opts.no_pivot)
+                    .build()
+            })
+            .map_err(|e| lc_error("create", e))
+    })?;
+    let pid = container
+        .pid()
+        .ok_or_else(|| Error::Container("create: libcontainer returned no init pid".into()))?
+        .as_raw();
+    st.pid = pid;
+    st.pid_start_time = state::process_start_time(pid).unwrap_or(0);
+    root.save(st)
+}
+
+/// The cgroupsPath libcontainer's manager sees. On v1/hybrid an empty path
+/// makes it use the cgroups the calling process is in: we have moved
+/// ourselves into the container's cgroups (every hierarchy, including the
+/// unified and name=systemd ones libcgroups ignores on hybrid), so its
+/// `add_task` is a no-op. On v2 an empty path would mean the root cgroup, so
+/// it gets the container's path relative to the cgroup2 mount.
+fn libcontainer_cgroups_path(h: &Hierarchies, cg: &CgroupSet) -> Result<PathBuf> {
+    match cg.layout {
+        Layout::V2 => cg.v2_relative_path(h).ok_or_else(|| {
+            Error::Container("cgroup v2 directory of the container not found".into())
+        }),
+        Layout::V1 | Layout::Hybrid => Ok(PathBuf::new()),
+    }
+}
+
+/// Runs `f` with this process inside the container's cgroups, so that every
+/// process libcontainer forks starts there (limits apply from the first
+/// instruction), then moves back.
+fn with_cgroups_joined<T>(
+    cg: &CgroupSet,
+    h: &Hierarchies,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let own = CgroupSet::current(h)?;
+    let me = std::process::id() as i32;
+    cg.add_pid(me)?;
+    let res = f();
+    if let Err(e) = own.add_pid(me) {
+        tracing::warn!("moving rcrun back to its own cgroups: {e}");
+    }
+    res
+}
+
+pub fn load(root: &Root, id: &str) -> Result<ContainerState> {
+    root.load(id)
+}
+
+/// `start`: lets the init process exec the user's program.
+pub fn start(root: &Root, id: &str) -> Result<()> {
+    let mut st = root.load(id)?;
+    match st.status() {
+        Status::Created => {}
+        Status::Stopped => {
+            return Err(Error::State(
+                "cannot start a container that has stopped".into(),
+            ))
+        }
+        Status::Running => {
+            return Err(Error::State(
+                "cannot start an already running container".into(),
+            ))
+        }
+        s => {
+            return Err(Error::State(format!(
+                "cannot start a container in the {s} state"
+            )))
+        }
+    }
+    let mut c = Container::load(root.libcontainer_root(id).join(id))
+        .map_err(|e| lc_error("start: load libcontainer state", e))?;
+    if c.status() == ContainerStatus::Stopped {
+        return Err(Error::State(
+            "cannot start a container that has stopped".into(),
+        ));
+    }
+    st.started = true;
+    root.save(&st)?;
+    c.start().map_err(|e| lc_error("start", e))
+}
+
+/// `kill`: signals init, or with `all` every process in the cgroup.
+pub fn signal(root: &Root, id: &str, sig: Signal, all: bool) -> Result<()> {
+    let st = root.load(id)?;
+    let status = st.status();
+    if all {
+        return signal_all(&st.cgroups, sig);
+    }
+    if status == Status::Stopped {
+        return Err(Error::State("container not running".into()));
+    }
+    kill(Pid::from_raw(st.pid), sig)
+        .map_err(|e| Error::Container(format!("kill pid {}: {e}", st.pid)))
+}
+
+/// Signals every process of the cgroup. For SIGKILL the cgroup is frozen
+/// first, as runc does, so that a forking process cannot escape the sweep.
+pub fn signal_all(cg: &CgroupSet, sig: Signal) -> Result<()> {
+    let freeze = sig == Signal::SIGKILL && cg.freeze().is_ok();
+    let pids = cg.pids();
+    if let Ok(pids) = &pids {
+        for pid in pids {
+            let _ = kill(Pid::from_raw(*pid), sig);
+        }
+    }
+    if freeze {
+        let _ = cg.thaw();
+    }
+    pids.map(|_| ()).map_err(Error::from)
+}
+
+/// `delete`: runc's rules. Stopped: destroy. Created: kill and destroy.
+/// Running or paused: only with `force`.
+pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
+    let st = match root.load(id) {
+        Ok(st) => st,
+        Err(Error::NotExist(_)) if force => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    match st.status() {
+        Status::Stopped => {}
+        Status::Created | Status::Creating => kill_and_wait(&st)?,
+        s if force => {
+            let _ = s;
+            kill_and_wait(&st)?
+        }
+        s => {
+            return Err(Error::State(format!(
+                "cannot delete container {id} that is not stopped: {s}"
+            )))
+        }
+    }
+    run_poststop_hooks(root, &st);
+    let errors = destroy(root, &st);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Container(errors.join("; ")))
+    }
+}
+
+/// SIGKILLs everything in the container and waits (bounded) for init to go.
+fn kill_and_wait(st: &ContainerState) -> Result<()> {
+    if st.pid > 0 && state::process_alive(st.pid, st.pid_start_time) {
+        let _ = kill(Pid::from_raw(st.pid), Signal::SIGKILL);
+    }
+    let _ = signal_all(&st.cgroups, Signal::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while st.pid > 0 && state::process_alive(st.pid, st.pid_start_time) {
+        if Instant::now() > deadline {
+            return Err(Error::Container(format!(
+                "container init {} did not exit after SIGKILL",
+                st.pid
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+/// Removes everything the container owns: its processes, cgroup directories
+/// and state. Best effort: returns what could not be removed.
+pub fn destroy(root: &Root, st: &ContainerState) -> Vec<String> {
+    let mut errors = Vec::new();
+    // Any process left (no pid namespace, or init died first) must go, or the
+    // cgroup directories cannot be removed.
+    if st.cgroups.pids().map(|p| !p.is_empty()).unwrap_or(false) {
+        let _ = signal_all(&st.cgroups, Signal::SIGKILL);
+    }
+    if let Err(e) = st.cgroups.remove() {
+        errors.push(e.to_string());
+    }
+    if let Err(e) = root.remove(&st.id) {
+        errors.push(e.to_string());
+    }
+    errors
+}
+
+fn run_poststop_hooks(root: &Root, st: &ContainerState) {
+    let path = root.container_dir(&st.id).join("config.json");
+    let Ok(data) = fs::read(&path) else { return };
+    let Ok(spec) = serde_json::from_slice::<oci_spec::runtime::Spec>(&data) else {
+        return;
+    };
+    let Some(hooks) = spec.hooks().as_ref() else {
+        return;
+    };
+    let lc_state = libcontainer::container::State::new(
+        &st.id,
+        ContainerStatus::Stopped,
+        None,
+        st.bundle.clone(),
+    );
+    if let Err(e) = libcontainer::hooks::run_hooks(
+        hooks.poststop().as_ref(),
+        Some(&lc_state),
+        Some(&st.bundle),
+        None,
+        None,
+    ) {
+        tracing::warn!("poststop hook failed: {e}");
+    }
+}
+
+/// Path of a container's file for callers that need it (pid files, logs).
+pub fn state_dir(root: &Root, id: &str) -> PathBuf {
+    root.container_dir(id)
+}
+
+pub fn exists(root: &Root, id: &str) -> bool {
+    Path::new(&root.container_dir(id))
+        .join("state.json")
+        .exists()
+}
+
+/// Options of `exec`.
+#[derive(Debug, Default, Clone)]
+pub struct ExecOptions {
+    pub console_socket: Option<PathBuf>,
+    pub cwd: Option<PathBuf>,
+    pub env: std::collections::HashMap<String, String>,
+    pub tty: bool,
+    pub user: Option<(u32, Option<u32>)>,
+    pub additional_gids: Vec<u32>,
+    pub process: Option<PathBuf>,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub no_new_privs: bool,
+    pub caps: Vec<String>,
+    pub preserve_fds: i32,
+    pub sub_cgroup: Option<String>,
+    pub command: Vec<String>,
+}
+
+/// Starts a process inside a running container; returns its pid.
+pub fn exec(root: &Root, st: &ContainerState, opts: ExecOptions) -> Result<i32> {
+    let hierarchies = Hierarchies::detect()?;
+    let lc_root = root.libcontainer_root(&st.id);
+    let pid = with_cgroups_joined(&st.cgroups, &hierarchies, || {
+        let mut b = ContainerBuilder::new(st.id.clone(), SyscallType::Linux)
+            .with_root_path(&lc_root)
+            .and_then(|b| b.with_pid_file(opts.pid_file.as_ref()))
+            .map_err(|e| lc_error("exec", e))?
+            .with_console_socket(opts.console_socket.as_ref())
+            .with_preserved_fds(opts.preserve_fds)
+            .validate_id()
+            .map_err(|e| lc_error("exec", e))?
+            .as_tenant()
+            .with_detach(opts.detach)
+            .with_cwd(opts.cwd.as_ref())
+            .with_env(opts.env.clone())
+            .with_process(opts.process.as_ref())
+            .with_no_new_privs(opts.no_new_privs)
+            .with_container_args(opts.command.clone())
+            .with_additional_gids(opts.additional_gids.clone())
+            .with_sub_cgroup(opts.sub_cgroup.clone());
+        if !opts.caps.is_empty() {
+            b = b.with_capabilities(opts.caps.clone());
+        }
+        if let Some((uid, gid)) = opts.user {
+            b = b.with_user(Some(uid)).with_group(gid);
+        }
+        b.build().map_err(|e| lc_error("exec", e))
+    })?;
+    let _ = opts.tty;
+    Ok(pid.as_raw())
+}

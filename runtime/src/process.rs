@@ -1,0 +1,95 @@
+//! Waiting for a container process in the foreground (`run`, `exec`):
+//! forward signals to it and turn its end into a shell-style exit code.
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::error::{Error, Result};
+
+/// Makes this process the reaper of orphaned descendants, so a container
+/// process whose intermediate parent exits is re-parented to us and can be
+/// waited for.
+pub fn become_subreaper() -> Result<()> {
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes a plain integer argument.
+    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    if rc != 0 {
+        return Err(Error::Container(format!(
+            "prctl(PR_SET_CHILD_SUBREAPER): {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
+}
+
+const FORWARDED: &[Signal] = &[
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGPIPE,
+    Signal::SIGALRM,
+    Signal::SIGTERM,
+    Signal::SIGCONT,
+    Signal::SIGTSTP,
+    Signal::SIGTTIN,
+    Signal::SIGTTOU,
+    Signal::SIGWINCH,
+    Signal::SIGURG,
+];
+
+/// Exit code for a wait status: the code, or 128 + signal like a shell
+/// (runc's `run` exits 137 for a SIGKILLed container).
+pub fn exit_code(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
+        _ => None,
+    }
+}
+
+/// Blocks the forwarded signals and SIGCHLD, then loops: reap children, and
+/// relay any other signal to `pid`, until `pid` ends.
+pub fn wait_forwarding_signals(pid: i32) -> Result<i32> {
+    let target = Pid::from_raw(pid);
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    for s in FORWARDED {
+        set.add(*s);
+    }
+    set.thread_block()
+        .map_err(|e| Error::Container(format!("sigprocmask: {e}")))?;
+    loop {
+        // Reap everything that has ended; other children (re-parented
+        // grandchildren) are reaped and ignored.
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(status) => {
+                    if status.pid() == Some(target) {
+                        if let Some(code) = exit_code(status) {
+                            return Ok(code);
+                        }
+                    }
+                }
+                Err(Errno::ECHILD) => {
+                    return Err(Error::Container(format!(
+                        "process {pid} is not a child of rcrun; cannot wait for it"
+                    )))
+                }
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(Error::Container(format!("waitpid: {e}"))),
+            }
+        }
+        match set.wait() {
+            Ok(Signal::SIGCHLD) => {}
+            Ok(sig) => {
+                let _ = kill(target, sig);
+            }
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(Error::Container(format!("sigwait: {e}"))),
+        }
+    }
+}
