@@ -18,7 +18,7 @@ use crate::spec;
 use crate::state::{self, ContainerState, Root, Status};
 
 /// Options of `create` (and `run`), as runc names them.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct CreateOptions {
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
@@ -28,6 +28,31 @@ pub struct CreateOptions {
     pub preserve_fds: i32,
     /// false only for foreground `run`, where the caller keeps the terminal.
     pub detach: bool,
+    /// The container's stdio; None = inherit ours (the CLI's behaviour).
+    pub stdio: Stdio,
+}
+
+/// Explicit stdio for the container process (the shim passes fifos).
+#[derive(Debug, Default)]
+pub struct Stdio {
+    pub stdin: Option<std::os::fd::OwnedFd>,
+    pub stdout: Option<std::os::fd::OwnedFd>,
+    pub stderr: Option<std::os::fd::OwnedFd>,
+}
+
+impl Stdio {
+    fn apply(self, mut b: ContainerBuilder) -> ContainerBuilder {
+        if let Some(fd) = self.stdin {
+            b = b.with_stdin(fd);
+        }
+        if let Some(fd) = self.stdout {
+            b = b.with_stdout(fd);
+        }
+        if let Some(fd) = self.stderr {
+            b = b.with_stderr(fd);
+        }
+        b
+    }
 }
 
 fn lc_error(context: &str, e: libcontainer::error::LibcontainerError) -> Error {
@@ -36,7 +61,7 @@ fn lc_error(context: &str, e: libcontainer::error::LibcontainerError) -> Error {
 
 /// Creates the container: validates everything first, then makes the cgroup,
 /// the state and the init process. On failure nothing is left behind.
-pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<ContainerState> {
+pub fn create(root: &Root, id: &str, opts: CreateOptions) -> Result<ContainerState> {
     state::validate_id(id)?;
     let bundle = spec::load_bundle(&opts.bundle)?;
     let linux = bundle
@@ -88,7 +113,7 @@ fn create_in_dir(
     st: &mut ContainerState,
     bundle: &spec::Bundle,
     hierarchies: &Hierarchies,
-    opts: &CreateOptions,
+    opts: CreateOptions,
 ) -> Result<()> {
     st.cgroups.create()?;
     // Saved before the process exists so that a crash from here on leaves
@@ -120,8 +145,10 @@ fn create_in_dir(
             .with_root_path(&lc_root)
             .and_then(|b| b.with_pid_file(opts.pid_file.as_ref()))
             .map(|b| {
-                b.with_console_socket(opts.console_socket.as_ref())
-                    .with_preserved_fds(opts.preserve_fds)
+                opts.stdio.apply(
+                    b.with_console_socket(opts.console_socket.as_ref())
+                        .with_preserved_fds(opts.preserve_fds),
+                )
             })
             .and_then(|b| b.validate_id())
             .map(|b| b.as_init(&dir))
@@ -347,7 +374,7 @@ pub fn exists(root: &Root, id: &str) -> bool {
 }
 
 /// Options of `exec`.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     pub cwd: Option<PathBuf>,
@@ -363,6 +390,7 @@ pub struct ExecOptions {
     pub preserve_fds: i32,
     pub sub_cgroup: Option<String>,
     pub command: Vec<String>,
+    pub stdio: Stdio,
 }
 
 /// Starts a process inside a running container; returns its pid.
@@ -370,12 +398,15 @@ pub fn exec(root: &Root, st: &ContainerState, opts: ExecOptions) -> Result<i32> 
     let hierarchies = Hierarchies::detect()?;
     let lc_root = root.libcontainer_root(&st.id);
     let pid = with_cgroups_joined(&st.cgroups, &hierarchies, || {
-        let mut b = ContainerBuilder::new(st.id.clone(), SyscallType::Linux)
+        let b = ContainerBuilder::new(st.id.clone(), SyscallType::Linux)
             .with_root_path(&lc_root)
             .and_then(|b| b.with_pid_file(opts.pid_file.as_ref()))
             .map_err(|e| lc_error("exec", e))?
             .with_console_socket(opts.console_socket.as_ref())
-            .with_preserved_fds(opts.preserve_fds)
+            .with_preserved_fds(opts.preserve_fds);
+        let mut b = opts
+            .stdio
+            .apply(b)
             .validate_id()
             .map_err(|e| lc_error("exec", e))?
             .as_tenant()

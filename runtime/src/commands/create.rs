@@ -39,11 +39,12 @@ impl Args {
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
             detach,
+            stdio: Default::default(),
         }
     }
 }
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
-    container::create(root, &args.container_id, &args.options(true))?;
+    container::create(root, &args.container_id, args.options(true))?;
     Ok(0)
 }

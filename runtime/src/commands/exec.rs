@@ -113,6 +113,7 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
             preserve_fds: args.preserve_fds,
             sub_cgroup: args.cgroup.clone(),
             command: args.command.clone(),
+            stdio: Default::default(),
         },
     )?;
     if args.detach {

@@ -49,8 +49,9 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         no_new_keyring: args.no_new_keyring,
         preserve_fds: args.preserve_fds,
         detach: args.detach,
+        stdio: Default::default(),
     };
-    let st = container::create(root, id, &opts)?;
+    let st = container::create(root, id, opts)?;
     if let Err(e) = container::start(root, id) {
         let _ = container::delete(root, id, true);
         return Err(e);
