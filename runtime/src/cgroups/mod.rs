@@ -1,3 +1,233 @@
 //! cgroup management for v1, v2 and hybrid hierarchies.
 //!
-//! (being written: see the contract in the task description)
+//! The layout is detected from /proc/self/mountinfo ([`Hierarchies`]); a
+//! container's cgroup is one directory per hierarchy ([`CgroupSet`]), which
+//! is serialised into the state file so later commands need no detection.
+//! Each resource is written by the version-specific module of its controller
+//! (`v1/*`, `v2/*`); on hybrid hosts a controller not mounted on v1 but
+//! available on the unified hierarchy (hugetlb here) is driven through v2.
+
+mod controller;
+mod error;
+mod freeze;
+mod fs;
+mod mountinfo;
+mod path;
+mod pids;
+mod rdma;
+mod remove;
+mod resources;
+mod stats;
+mod v1;
+mod v2;
+mod validate;
+
+#[cfg(test)]
+mod kernel_tests;
+
+use std::fs as stdfs;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::LinuxResources;
+
+pub use error::CgroupError;
+pub use mountinfo::{Hierarchies, UnifiedMount, V1Mount};
+pub use stats::{OomCounters, Stats};
+pub use validate::validate;
+
+/// Hierarchy name used for the cgroup2 directory in [`CgroupDir`].
+pub const UNIFIED: &str = "unified";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// Only cgroup v1 hierarchies.
+    V1,
+    /// Only cgroup2 (mounted at /sys/fs/cgroup normally).
+    V2,
+    /// v1 controllers plus a cgroup2 mount (usually /sys/fs/cgroup/unified).
+    Hybrid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CgroupDir {
+    /// "memory", "cpu,cpuacct", "name=systemd", ... or "unified" for cgroup2.
+    pub hierarchy: String,
+    /// Absolute directory of the container's cgroup in this hierarchy.
+    pub path: PathBuf,
+    /// Mountpoint of the hierarchy: `create` walks from here and never
+    /// touches anything above it.
+    #[serde(default)]
+    pub mount: PathBuf,
+}
+
+impl CgroupDir {
+    pub fn is_unified(&self) -> bool {
+        self.hierarchy == UNIFIED
+    }
+
+    /// Whether this v1 hierarchy carries `controller`.
+    pub fn has(&self, controller: &str) -> bool {
+        !self.is_unified() && self.hierarchy.split(',').any(|c| c == controller)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CgroupSet {
+    pub layout: Layout,
+    pub dirs: Vec<CgroupDir>,
+    /// Every directory `create` made, parents included, so that `remove`
+    /// deletes exactly those.
+    #[serde(default)]
+    pub created: Vec<PathBuf>,
+}
+
+impl CgroupSet {
+    /// runc's cgroupfs semantics: absolute cgroupsPath => `<mount>/<path>` in
+    /// every hierarchy; relative or none => below the caller's own cgroup of
+    /// each hierarchy; none => the container id.
+    pub fn resolve(
+        h: &Hierarchies,
+        cgroups_path: Option<&str>,
+        id: &str,
+    ) -> Result<CgroupSet, CgroupError> {
+        let spec = path::parse(cgroups_path, id)?;
+        Self::build(h, |ctrls, mount, root| {
+            path::join(mount, &h.own_relative(ctrls, root), &spec)
+        })
+    }
+
+    /// The cgroups the calling process is in (to move back after joining a
+    /// container's cgroups). Nothing is marked as created.
+    pub fn current(h: &Hierarchies) -> Result<CgroupSet, CgroupError> {
+        Self::build(h, |ctrls, mount, root| {
+            let own = h.own_relative(ctrls, root);
+            let mut dir = mount.to_path_buf();
+            for c in own.components() {
+                if let std::path::Component::Normal(n) = c {
+                    dir.push(n);
+                }
+            }
+            Ok(dir)
+        })
+    }
+
+    fn build(
+        h: &Hierarchies,
+        dir_for: impl Fn(&[String], &Path, &Path) -> Result<PathBuf, CgroupError>,
+    ) -> Result<CgroupSet, CgroupError> {
+        let layout = h.layout();
+        let mut dirs = Vec::new();
+        if layout != Layout::V2 {
+            for m in &h.v1 {
+                dirs.push(CgroupDir {
+                    hierarchy: m.name(),
+                    path: dir_for(&m.controllers, &m.mountpoint, &m.root)?,
+                    mount: m.mountpoint.clone(),
+                });
+            }
+        }
+        if let Some(u) = &h.unified {
+            if layout != Layout::V1 {
+                dirs.push(CgroupDir {
+                    hierarchy: UNIFIED.to_string(),
+                    path: dir_for(&[], &u.mountpoint, &u.root)?,
+                    mount: u.mountpoint.clone(),
+                });
+            }
+        }
+        Ok(CgroupSet {
+            layout,
+            dirs,
+            created: Vec::new(),
+        })
+    }
+
+    /// mkdir -p in every hierarchy; see [`controller::create_dir`].
+    pub fn create(&mut self) -> Result<(), CgroupError> {
+        let mut made = Vec::new();
+        for d in &self.dirs {
+            if let Err(e) = controller::create_dir(d, &mut made) {
+                if let Err(re) = remove::remove_dirs(&made, &[]) {
+                    tracing::warn!("cleaning up after failed cgroup creation: {re}");
+                }
+                return Err(e);
+            }
+        }
+        self.created.extend(made);
+        Ok(())
+    }
+
+    /// Writes `linux.resources` (except devices, which libcontainer owns).
+    pub fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        resources::apply(self, r, false)
+    }
+
+    /// `rcrun update`: like apply, with checks against the live cgroup and
+    /// write orders that the kernel accepts when changing existing limits.
+    pub fn update(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        resources::apply(self, r, true)
+    }
+
+    /// Moves `pid` into the container's cgroup of every hierarchy.
+    pub fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
+        for d in &self.dirs {
+            let p = d.path.join("cgroup.procs");
+            stdfs::write(&p, pid.to_string()).map_err(|e| CgroupError::io("write pid to", p, e))?;
+        }
+        Ok(())
+    }
+
+    /// Every process in the container, sub-cgroups included.
+    pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
+        pids::all(self)
+    }
+
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        freeze::set(self, true)
+    }
+
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        freeze::set(self, false)
+    }
+
+    pub fn is_frozen(&self) -> Result<bool, CgroupError> {
+        freeze::is_frozen(self)
+    }
+
+    /// rmdir every created directory, deepest first; see [`remove`].
+    pub fn remove(&self) -> Result<(), CgroupError> {
+        let own: Vec<&Path> = self.dirs.iter().map(|d| d.path.as_path()).collect();
+        remove::remove_dirs(&self.created, &own)
+    }
+
+    /// The v1 memory directory, or the cgroup2 directory where memory is
+    /// managed by v2.
+    pub fn memory_dir(&self) -> Option<&Path> {
+        controller::Targets::dir_of(self, "memory")
+    }
+
+    pub fn oom_counters(&self) -> Result<OomCounters, CgroupError> {
+        stats::oom_counters(self)
+    }
+
+    pub fn stats(&self) -> Result<Stats, CgroupError> {
+        stats::collect(self)
+    }
+
+    /// The cgroup2 directory relative to its mount ("/a/b"), as cgroup
+    /// managers that take a cgroupsPath want it.
+    pub fn v2_relative_path(&self, _h: &Hierarchies) -> Option<PathBuf> {
+        let d = self.unified_dir()?;
+        let rel = d.path.strip_prefix(&d.mount).ok()?;
+        Some(Path::new("/").join(rel))
+    }
+
+    pub(crate) fn unified_dir(&self) -> Option<&CgroupDir> {
+        self.dirs.iter().find(|d| d.is_unified())
+    }
+
+    pub(crate) fn v1_dir(&self, controller: &str) -> Option<&CgroupDir> {
+        self.dirs.iter().find(|d| d.has(controller))
+    }
+}

@@ -1,0 +1,51 @@
+//! v2 hugetlb: hugetlb.<size>.max (and .rsvd.max). On hybrid hosts this is
+//! the only hugetlb there is.
+
+use std::path::Path;
+
+use oci_spec::runtime::LinuxHugepageLimit;
+
+use crate::cgroups::error::CgroupError;
+use crate::cgroups::fs;
+
+pub(crate) fn apply(dir: &Path, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
+    for (i, l) in limits.iter().enumerate() {
+        let size = l.page_size();
+        let file = format!("hugetlb.{size}.max");
+        if !fs::exists(dir, &file) {
+            return Err(CgroupError::unsupported(
+                format!("linux.resources.hugepageLimits[{i}].pageSize"),
+                format!("{size:?} is not a huge page size of this host ({file} missing)"),
+            ));
+        }
+        let v = fs::v2_limit(l.limit());
+        let field = format!("linux.resources.hugepageLimits[{i}].limit");
+        fs::write(dir, &file, &v, &field)?;
+        let rsvd = format!("hugetlb.{size}.rsvd.max");
+        if fs::exists(dir, &rsvd) {
+            fs::write(dir, &rsvd, &v, &field)?;
+        }
+    }
+    Ok(())
+}
+
+/// v2 has no max usage; failures are the "max" count of hugetlb.<size>.events.
+pub(crate) fn stats(
+    dir: &Path,
+    out: &mut std::collections::BTreeMap<String, crate::cgroups::stats::Hugetlb>,
+) -> Result<(), CgroupError> {
+    for size in crate::cgroups::validate::host_hugepage_sizes() {
+        let current = format!("hugetlb.{size}.current");
+        if !fs::exists(dir, &current) {
+            continue;
+        }
+        let events = fs::read_flat_keyed_opt(dir, &format!("hugetlb.{size}.events"))?;
+        let h = crate::cgroups::stats::Hugetlb {
+            usage: fs::read_u64(dir, &current)?,
+            max: 0,
+            failcnt: events.get("max").copied().unwrap_or(0),
+        };
+        out.insert(size, h);
+    }
+    Ok(())
+}
