@@ -68,6 +68,8 @@ pub enum Command {
     Update(commands::update::Args),
     /// Stream a container's events (OOM) and stats as JSON lines
     Events(commands::events::Args),
+    /// Explain the container's OOM kills: victim, limit hit, memory, counters
+    OomReport(commands::oom_report::Args),
     /// Print what this runtime supports (OCI features document)
     Features(commands::features::Args),
     /// Write a default config.json

@@ -10,6 +10,8 @@ pub mod container;
 pub mod error;
 pub mod logging;
 pub mod oom;
+pub mod oom_account;
+pub mod oom_report;
 pub mod process;
 pub mod signal;
 pub mod spec;

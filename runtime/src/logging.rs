@@ -95,14 +95,28 @@ pub fn render(format: Format, level: &str, msg: &str) -> String {
     }
 }
 
+impl RuncLayer {
+    /// libcontainer warns about things that are normal for us (controllers
+    /// its v1 manager does not find on hybrid hosts, ambient capabilities):
+    /// its warnings are noise unless debugging, its errors are kept.
+    fn level_for(&self, target: &str) -> Level {
+        let dependency = target.starts_with("libcontainer") || target.starts_with("libcgroups");
+        if dependency && self.max_level < Level::DEBUG {
+            Level::ERROR
+        } else {
+            self.max_level
+        }
+    }
+}
+
 impl<S: Subscriber> Layer<S> for RuncLayer {
     fn enabled(&self, metadata: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        *metadata.level() <= self.max_level
+        *metadata.level() <= self.level_for(metadata.target())
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let level = *event.metadata().level();
-        if level > self.max_level {
+        if level > self.level_for(event.metadata().target()) {
             return;
         }
         let mut v = MessageVisitor::default();

@@ -66,6 +66,7 @@ fn dispatch(cli: &Cli) -> rcrun::error::Result<i32> {
         Command::Resume(a) => commands::resume::run(&root, a),
         Command::Update(a) => commands::update::run(&root, a),
         Command::Events(a) => commands::events::run(&root, a),
+        Command::OomReport(a) => commands::oom_report::run(&root, a),
         Command::Features(a) => commands::features::run(a),
         Command::Spec(a) => commands::spec::run(a),
     }

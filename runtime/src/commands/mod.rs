@@ -7,6 +7,7 @@ pub mod exec;
 pub mod features;
 pub mod kill;
 pub mod list;
+pub mod oom_report;
 pub mod pause;
 pub mod ps;
 pub mod resume;

@@ -1,6 +1,10 @@
-//! `rcrun state`: the OCI state JSON, as runc prints it.
+//! `rcrun state`: the OCI state JSON, as runc prints it, plus an `oom`
+//! object once the container's cgroup has seen an OOM kill.
+
+use serde_json::json;
 
 use crate::error::{Error, Result};
+use crate::oom_account;
 use crate::state::Root;
 
 #[derive(clap::Args, Debug)]
@@ -10,8 +14,23 @@ pub struct Args {
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
     let st = root.load(&args.container_id)?;
-    let out = serde_json::to_string_pretty(&st.oci(st.status()))
-        .map_err(|e| Error::State(e.to_string()))?;
+    let mut value =
+        serde_json::to_value(st.oci(st.status())).map_err(|e| Error::State(e.to_string()))?;
+    let account = oom_account::account(&st);
+    if account.oom_kills > 0 {
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert(
+                "oom".into(),
+                json!({
+                    "oomKills": account.oom_kills,
+                    "initOomKilled": account.init_oom_killed,
+                    "oomCgroup": account.oom_cgroup,
+                    "limitHitByAncestor": account.limit_hit_by_ancestor,
+                }),
+            );
+        }
+    }
+    let out = serde_json::to_string_pretty(&value).map_err(|e| Error::State(e.to_string()))?;
     println!("{out}");
     Ok(0)
 }

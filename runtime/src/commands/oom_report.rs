@@ -1,0 +1,32 @@
+//! `rcrun oom-report <id>`: the container's OOM kills explained: who was
+//! killed, which cgroup's limit was hit, memory at the time, counters.
+
+use crate::error::{Error, Result};
+use crate::oom_account;
+use crate::state::Root;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// text or json
+    #[arg(short, long, default_value = "text")]
+    pub format: String,
+    pub container_id: String,
+}
+
+pub fn run(root: &Root, args: &Args) -> Result<i32> {
+    let st = root.load(&args.container_id)?;
+    let account = oom_account::account(&st);
+    match args.format.as_str() {
+        "json" => println!(
+            "{}",
+            serde_json::to_string_pretty(&account).map_err(|e| Error::State(e.to_string()))?
+        ),
+        "text" => print!("{}", oom_account::render_text(&st.id, st.pid, &account)),
+        other => {
+            return Err(Error::Spec(format!(
+                "--format: invalid format {other:?} (text or json)"
+            )))
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,121 @@
+//! What the runtime can say about a container's OOM kills: the cgroup's
+//! counters joined with the kernel's per-kill records.
+
+use serde::Serialize;
+
+use crate::cgroups::{CgroupSet, OomCounters};
+use crate::oom_report::{self, OomKill};
+use crate::state::ContainerState;
+
+#[derive(Debug, Serialize)]
+pub struct OomAccount {
+    /// The container's memory cgroup, as the kernel names it in its log.
+    pub memcg: String,
+    /// Kills counted by the cgroup (`oom_kill`), whoever was the victim.
+    pub oom_kills: u64,
+    /// The container's init was an OOM victim (case a); false when only
+    /// other processes were (case b), or when init ended otherwise (case c).
+    pub init_oom_killed: bool,
+    /// cgroup whose limit was hit by the latest kill: the container's own,
+    /// or an ancestor's (case d).
+    pub oom_cgroup: Option<String>,
+    pub limit_hit_by_ancestor: bool,
+    pub counters: Option<OomCounters>,
+    pub kills: Vec<OomKill>,
+}
+
+/// The memory cgroup path relative to its hierarchy's root ("/a/b").
+pub fn memcg_path(cg: &CgroupSet) -> Option<String> {
+    let dir = cg.memory_dir()?;
+    let d = cg.dirs.iter().find(|d| d.path == dir)?;
+    let rel = d.path.strip_prefix(&d.mount).ok()?;
+    Some(format!("/{}", rel.display()))
+}
+
+pub fn account(st: &ContainerState) -> OomAccount {
+    let memcg = memcg_path(&st.cgroups).unwrap_or_default();
+    let counters = st.cgroups.oom_counters().ok();
+    let oom_kills = counters.as_ref().map(|c| c.oom_kill).unwrap_or(0);
+    // The kernel log is only read when the counter says there is something
+    // to find: `state` is called often and must stay cheap.
+    let kills = if oom_kills > 0 && !memcg.is_empty() {
+        oom_report::kills_in(&memcg).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let init_oom_killed = st.pid > 0 && kills.iter().any(|k| k.pid == st.pid);
+    let oom_cgroup = kills.last().map(|k| k.oom_memcg.clone());
+    let limit_hit_by_ancestor = kills.last().is_some_and(|k| {
+        !k.oom_memcg.is_empty()
+            && k.oom_memcg != memcg
+            && !k.oom_memcg.starts_with(&format!("{memcg}/"))
+    });
+    OomAccount {
+        memcg,
+        oom_kills,
+        init_oom_killed,
+        oom_cgroup,
+        limit_hit_by_ancestor,
+        counters,
+        kills,
+    }
+}
+
+fn mib(kb: u64) -> String {
+    format!("{:.1} MiB", kb as f64 / 1024.0)
+}
+
+/// A report a person can read.
+pub fn render_text(id: &str, init_pid: i32, a: &OomAccount) -> String {
+    let mut s = format!(
+        "container {id}: {} OOM kill(s) counted by memory cgroup {}\n",
+        a.oom_kills, a.memcg
+    );
+    if a.oom_kills > 0 && a.kills.is_empty() {
+        s.push_str("  (the kernel log no longer holds the details of these kills)\n");
+    }
+    for k in &a.kills {
+        let who = if k.pid == init_pid {
+            "the container's init process"
+        } else {
+            "a process of the container (init lives on)"
+        };
+        s.push_str(&format!(
+            "- {}: killed pid {} ({}), {}\n",
+            k.time, k.pid, k.command, who
+        ));
+        let whose = if k.oom_memcg == a.memcg || k.oom_memcg.is_empty() {
+            "the container's own memory limit".to_string()
+        } else if k.oom_memcg.starts_with(&format!("{}/", a.memcg)) {
+            format!("the limit of sub-cgroup {}", k.oom_memcg)
+        } else {
+            format!(
+                "the limit of ANCESTOR cgroup {} (not the container's own)",
+                k.oom_memcg
+            )
+        };
+        s.push_str(&format!("  limit hit: {whose}\n"));
+        if let (Some(u), Some(l)) = (k.usage_kb, k.limit_kb) {
+            s.push_str(&format!(
+                "  cgroup memory at the kill: usage {}, limit {}, failcnt {}\n",
+                mib(u),
+                mib(l),
+                k.failcnt.unwrap_or(0)
+            ));
+        }
+        s.push_str(&format!(
+            "  victim memory: anon-rss {}, file-rss {}, shmem-rss {}, total-vm {}, oom_score_adj {}\n",
+            mib(k.anon_rss_kb),
+            mib(k.file_rss_kb),
+            mib(k.shmem_rss_kb),
+            mib(k.total_vm_kb),
+            k.oom_score_adj
+        ));
+    }
+    if let Some(c) = &a.counters {
+        if let Ok(j) = serde_json::to_string(c) {
+            s.push_str(&format!("counters now: {j}\n"));
+        }
+    }
+    s
+}
