@@ -120,7 +120,7 @@ fi
 
 # ------------------------------------------------------------- initramfs ----
 # Modules to load, with dependencies, in load order (from modules.dep).
-want_mods="virtio_pci 9pnet_virtio 9p overlay"
+want_mods="virtio_pci virtio_console 9pnet_virtio 9p overlay"
 declare -A mod_seen=()
 mod_order=()
 mod_path() { # name -> relative path in modules.dep
@@ -196,9 +196,14 @@ if [[ ! -s $initrd ]]; then
 fi
 # --------------------------------------------------------- end initramfs ----
 
+# Drop artifacts of other kernels/inits not used for a week.
+touch "$vmlinux" "$initrd"
+find "$cache" -maxdepth 1 -type f \( -name 'vmlinux-*' -o -name 'initramfs-*' \) -mtime +7 -delete 2>/dev/null || true
+
 # ------------------------------------------------------------------- run ----
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rcrun-vm.XXXXXX")
 qpid=
+spid=
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM HUP
@@ -211,6 +216,8 @@ cleanup() {
 		kill -KILL "$qpid" 2>/dev/null || true
 		wait "$qpid" 2>/dev/null || true
 	fi
+	# The streamer ends by itself once qemu is gone (tail --pid).
+	[[ -z ${spid:-} ]] || wait "$spid" 2>/dev/null || true
 	if [[ -n ${RCRUN_VM_CONSOLE_LOG:-} && -f $tmp/console.log ]]; then
 		cp "$tmp/console.log" "$RCRUN_VM_CONSOLE_LOG" || true
 	fi
@@ -253,7 +260,7 @@ mkdir -p "$tmp/ctl"
 : >"$tmp/console.log"
 : >"$tmp/out.log"
 
-append="console=ttyS0,115200 panic=-1 rdinit=/init loglevel=4 8250.nr_uarts=2 random.trust_cpu=on"
+append="console=ttyS0,115200 panic=-1 rdinit=/init loglevel=4 8250.nr_uarts=1 random.trust_cpu=on"
 append+=" rcrun_vm.layout=$layout ${RCRUN_VM_APPEND:-}"
 case "$accel" in
 tcg) accel_args=(-accel tcg,thread=multi -cpu max) ;;
@@ -266,7 +273,9 @@ qargs=(
 	"${accel_args[@]}" -smp "$cpus" -m "$mem"
 	-kernel "$vmlinux" -initrd "$initrd" -append "$append"
 	-serial "file:$tmp/console.log"
-	-serial "file:$tmp/out.log"
+	-device virtio-serial-pci,id=vser0
+	-chardev "file,id=rcrunout,path=$tmp/out.log"
+	-device virtserialport,bus=vser0.0,chardev=rcrunout,name=rcrun.out
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
 	-virtfs "local,path=$repo,mount_tag=rcrunrepo,security_model=none,multidevs=remap"
 	-virtfs "local,path=$tmp/ctl,mount_tag=rcrunctl,security_model=none"
@@ -280,25 +289,31 @@ if [[ ${RCRUN_VM_VERBOSE:-0} == 1 ]]; then
 	tail -n +1 -F -s 0.2 --pid="$qpid" "$tmp/console.log" 2>/dev/null | sed -u 's/^/[vm] /' >&2 &
 fi
 
-# Stream ttyS1 until qemu exits (the guest powers off after the command) or
+# Stream the output port until qemu exits (the guest powers off after the command) or
 # the timeout hits.  The filter prints what is between the markers.
 awk_args=()
 if awk -W version 2>&1 | grep -qi mawk; then awk_args=(-W interactive); fi
-set +e
-timeout "$timeout_s" tail -n +1 -F -s 0.2 --pid="$qpid" "$tmp/out.log" 2>/dev/null |
-	awk "${awk_args[@]}" -v rcfile="$tmp/rc.serial" '
-	{ sub(/\r$/, "") }
-	!on && /@@RCRUN-VM-START@@/ { on = 1; next }
-	on && /@@RCRUN-VM-EXIT [0-9]+@@/ {
-		i = index($0, "@@RCRUN-VM-EXIT ")
-		if (i > 1) { print substr($0, 1, i - 1); fflush() }
-		rc = substr($0, i + 16); sub(/@@.*/, "", rc)
-		print rc > rcfile; close(rcfile)
-		on = 0; next
-	}
-	on { print; fflush() }'
-tail_rc=${PIPESTATUS[0]}
-set -e
+# Run in the background and wait: a trapped signal interrupts `wait` at once,
+# whereas a foreground pipeline would delay the trap until it ended.
+(
+	set +e
+	timeout "$timeout_s" tail -n +1 -F -s 0.2 --pid="$qpid" "$tmp/out.log" 2>/dev/null |
+		awk "${awk_args[@]}" -v rcfile="$tmp/rc.serial" '
+		{ sub(/\r$/, "") }
+		!on && /@@RCRUN-VM-START@@/ { on = 1; next }
+		on && /@@RCRUN-VM-EXIT [0-9]+@@/ {
+			i = index($0, "@@RCRUN-VM-EXIT ")
+			if (i > 1) { print substr($0, 1, i - 1); fflush() }
+			rc = substr($0, i + 16); sub(/@@.*/, "", rc)
+			print rc > rcfile; close(rcfile)
+			on = 0; next
+		}
+		on { print; fflush() }'
+	echo "${PIPESTATUS[0]}" >"$tmp/tail.rc"
+) &
+spid=$!
+wait "$spid" || true
+tail_rc=$(cat "$tmp/tail.rc" 2>/dev/null || echo 125)
 end=$(date +%s.%N)
 
 rc=
@@ -318,7 +333,7 @@ show_console() {
 	fi
 }
 
-if [[ $tail_rc -eq 124 ]]; then
+if [[ -z $rc && $tail_rc -eq 124 ]]; then
 	err "timeout after ${timeout_s}s (RCRUN_VM_TIMEOUT), killing qemu (pid $qpid)"
 	show_console 60
 	exit 124
