@@ -154,15 +154,13 @@ pub(crate) fn parse(mountinfo: &str, proc_cgroup: &str) -> Result<Hierarchies, C
     for line in mountinfo.lines() {
         let Some(m) = parse_line(line) else { continue };
         match m.fstype {
-            "cgroup2" => {
-                // The first cgroup2 mount wins; later ones are bind mounts.
-                if h.unified.is_none() {
-                    h.unified = Some(UnifiedMount {
-                        mountpoint: m.mountpoint,
-                        root: m.root,
-                        controllers: Vec::new(),
-                    });
-                }
+            // The first cgroup2 mount wins; later ones are bind mounts.
+            "cgroup2" if h.unified.is_none() => {
+                h.unified = Some(UnifiedMount {
+                    mountpoint: m.mountpoint,
+                    root: m.root,
+                    controllers: Vec::new(),
+                });
             }
             "cgroup" => {
                 let controllers: Vec<String> = m

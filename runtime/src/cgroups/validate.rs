@@ -131,9 +131,9 @@ pub(crate) fn host_hugepage_sizes() -> Vec<String> {
 
 /// 2048 => "2MB", 1048576 => "1GB", 64 => "64KB" (the kernel's file names).
 pub(crate) fn kb_to_page_size(kb: u64) -> String {
-    if kb >= 1 << 20 && kb % (1 << 20) == 0 {
+    if kb >= 1 << 20 && kb.is_multiple_of(1 << 20) {
         format!("{}GB", kb >> 20)
-    } else if kb >= 1 << 10 && kb % (1 << 10) == 0 {
+    } else if kb >= 1 << 10 && kb.is_multiple_of(1 << 10) {
         format!("{}MB", kb >> 10)
     } else {
         format!("{kb}KB")
@@ -437,7 +437,7 @@ mod tests {
             "{e}"
         );
         let m = LinuxMemoryBuilder::default().swap(100).build().unwrap();
-        assert!(values(&mem(m.clone()), false).is_err());
+        assert!(values(&mem(m), false).is_err());
         assert!(values(&mem(m), true).is_ok());
         let m = LinuxMemoryBuilder::default()
             .swappiness(101u64)

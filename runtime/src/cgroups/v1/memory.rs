@@ -139,22 +139,6 @@ pub(crate) fn swap_first(new_memsw: i64, cur_memsw: u64) -> bool {
     as_bytes(new_memsw) >= cur_memsw
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn write_order() {
-        // Raising memsw (or to unlimited): memsw first.
-        assert!(swap_first(-1, 100));
-        assert!(swap_first(200, 100));
-        // Lowering memsw: the limit must go down first.
-        assert!(!swap_first(50, 100));
-        // Fresh cgroup: memsw is "unlimited" (PAGE_COUNTER_MAX pages).
-        assert!(!swap_first(1 << 30, 9_223_372_036_854_771_712));
-    }
-}
-
 /// runc's v1 memory stats: usage, memsw as "swap", kmem, kmem.tcp.
 pub(crate) fn stats(dir: &Path, m: &mut crate::cgroups::stats::Memory) -> Result<(), CgroupError> {
     m.raw = fs::read_flat_keyed(dir, "memory.stat")?;
@@ -198,4 +182,20 @@ pub(crate) fn oom_counters(dir: &Path) -> Result<crate::cgroups::stats::OomCount
         limit: (limit < V1_UNLIMITED_FLOOR).then_some(limit),
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_order() {
+        // Raising memsw (or to unlimited): memsw first.
+        assert!(swap_first(-1, 100));
+        assert!(swap_first(200, 100));
+        // Lowering memsw: the limit must go down first.
+        assert!(!swap_first(50, 100));
+        // Fresh cgroup: memsw is "unlimited" (PAGE_COUNTER_MAX pages).
+        assert!(!swap_first(1 << 30, 9_223_372_036_854_771_712));
+    }
 }

@@ -72,6 +72,20 @@ pub(crate) fn cpu_max(quota: i64, period: u64) -> Option<String> {
     Some(s)
 }
 
+/// v2 cpu.stat is in microseconds; runc reports nanoseconds. No per-CPU
+/// figures exist on v2.
+pub(crate) fn stats(dir: &Path, c: &mut crate::cgroups::stats::Cpu) -> Result<(), CgroupError> {
+    let st = fs::read_flat_keyed(dir, "cpu.stat")?;
+    let g = |k: &str| st.get(k).copied().unwrap_or(0);
+    c.usage.total = g("usage_usec").saturating_mul(1000);
+    c.usage.user = g("user_usec").saturating_mul(1000);
+    c.usage.kernel = g("system_usec").saturating_mul(1000);
+    c.throttling.periods = g("nr_periods");
+    c.throttling.throttled_periods = g("nr_throttled");
+    c.throttling.throttled_time = g("throttled_usec").saturating_mul(1000);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,18 +102,4 @@ mod tests {
         assert_eq!(cpu_max(-1, 100_000).as_deref(), Some("max 100000"));
         assert_eq!(cpu_max(-1, 0).as_deref(), Some("max"));
     }
-}
-
-/// v2 cpu.stat is in microseconds; runc reports nanoseconds. No per-CPU
-/// figures exist on v2.
-pub(crate) fn stats(dir: &Path, c: &mut crate::cgroups::stats::Cpu) -> Result<(), CgroupError> {
-    let st = fs::read_flat_keyed(dir, "cpu.stat")?;
-    let g = |k: &str| st.get(k).copied().unwrap_or(0);
-    c.usage.total = g("usage_usec").saturating_mul(1000);
-    c.usage.user = g("user_usec").saturating_mul(1000);
-    c.usage.kernel = g("system_usec").saturating_mul(1000);
-    c.throttling.periods = g("nr_periods");
-    c.throttling.throttled_periods = g("nr_throttled");
-    c.throttling.throttled_time = g("throttled_usec").saturating_mul(1000);
-    Ok(())
 }

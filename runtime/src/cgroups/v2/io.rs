@@ -103,17 +103,6 @@ pub(crate) fn blkio_weight_to_io(w: u16) -> u64 {
     1 + (u64::from(w).saturating_sub(10)) * 9999 / 990
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn weight_conversion() {
-        assert_eq!(super::blkio_weight_to_io(10), 1);
-        assert_eq!(super::blkio_weight_to_io(500), 4950);
-        assert_eq!(super::blkio_weight_to_io(1000), 10000);
-        assert_eq!(super::blkio_weight_to_io(0), 0);
-    }
-}
-
 /// io.stat "8:0 rbytes=1 wbytes=2 rios=3 wios=4 ..." mapped onto runc's
 /// v1-shaped entries (Read/Write).
 pub(crate) fn stats(dir: &Path, b: &mut crate::cgroups::stats::Blkio) -> Result<(), CgroupError> {
@@ -153,4 +142,15 @@ pub(crate) fn stats(dir: &Path, b: &mut crate::cgroups::stats::Blkio) -> Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn weight_conversion() {
+        assert_eq!(super::blkio_weight_to_io(10), 1);
+        assert_eq!(super::blkio_weight_to_io(500), 4950);
+        assert_eq!(super::blkio_weight_to_io(1000), 10000);
+        assert_eq!(super::blkio_weight_to_io(0), 0);
+    }
 }

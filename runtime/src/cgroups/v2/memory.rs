@@ -110,24 +110,6 @@ pub(crate) fn swap_to_v2(swap: i64, memory: i64) -> Result<Option<i64>, CgroupEr
     Ok(Some(swap - memory))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn swap_conversion() {
-        assert_eq!(swap_to_v2(0, -1).unwrap(), Some(-1));
-        assert_eq!(swap_to_v2(-1, 100).unwrap(), Some(-1));
-        assert_eq!(swap_to_v2(0, 100).unwrap(), None);
-        assert_eq!(swap_to_v2(0, 0).unwrap(), None);
-        assert_eq!(swap_to_v2(300, 100).unwrap(), Some(200));
-        assert_eq!(swap_to_v2(100, 100).unwrap(), Some(0));
-        assert!(swap_to_v2(50, 100).is_err());
-        assert!(swap_to_v2(50, 0).is_err());
-        assert!(swap_to_v2(50, -1).is_err());
-    }
-}
-
 /// runc's v2 mapping: "swap" is reported as memory+swap for compatibility
 /// with v1 consumers; the cache is the "file" counter.
 pub(crate) fn stats(dir: &Path, m: &mut crate::cgroups::stats::Memory) -> Result<(), CgroupError> {
@@ -167,4 +149,22 @@ pub(crate) fn oom_counters(dir: &Path) -> Result<crate::cgroups::stats::OomCount
         limit: (limit != u64::MAX).then_some(limit),
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swap_conversion() {
+        assert_eq!(swap_to_v2(0, -1).unwrap(), Some(-1));
+        assert_eq!(swap_to_v2(-1, 100).unwrap(), Some(-1));
+        assert_eq!(swap_to_v2(0, 100).unwrap(), None);
+        assert_eq!(swap_to_v2(0, 0).unwrap(), None);
+        assert_eq!(swap_to_v2(300, 100).unwrap(), Some(200));
+        assert_eq!(swap_to_v2(100, 100).unwrap(), Some(0));
+        assert!(swap_to_v2(50, 100).is_err());
+        assert!(swap_to_v2(50, 0).is_err());
+        assert!(swap_to_v2(50, -1).is_err());
+    }
 }
