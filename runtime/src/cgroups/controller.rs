@@ -40,8 +40,9 @@ impl<'a> Targets<'a> {
         if let Some(d) = self.set.v1_dir(controller) {
             return Target::V1(&d.path);
         }
+        let v2 = super::mountinfo::v2_name(controller);
         match self.set.unified_dir() {
-            Some(d) if self.v2_controllers.iter().any(|c| c == controller) => Target::V2(&d.path),
+            Some(d) if self.v2_controllers.iter().any(|c| c == v2) => Target::V2(&d.path),
             _ => Target::Missing,
         }
     }
@@ -56,6 +57,12 @@ impl<'a> Targets<'a> {
 
     /// The error for a spec field whose controller is unavailable.
     pub fn missing(&self, field: &str, controller: &str) -> CgroupError {
+        if matches!(controller, "net_cls" | "net_prio") && self.set.layout == Layout::V2 {
+            return CgroupError::unsupported(
+                field,
+                "set, but cgroup v2 has no net_cls/net_prio controller",
+            );
+        }
         let where_ = match (self.set.layout, self.set.unified_dir()) {
             (Layout::V1, _) | (_, None) => "no cgroup v1 hierarchy has it mounted".to_string(),
             (Layout::V2, Some(d)) => format!(

@@ -16,6 +16,12 @@ const R: &str = "linux.resources";
 pub fn validate(h: &Hierarchies, r: &LinuxResources) -> Result<(), CgroupError> {
     values(r, false)?;
     for (field, controller) in asked(r) {
+        if matches!(controller, "net_cls" | "net_prio") && h.layout() == Layout::V2 {
+            return Err(CgroupError::unsupported(
+                field,
+                "set, but cgroup v2 has no net_cls/net_prio controller",
+            ));
+        }
         if !h.has_controller(controller) {
             return Err(CgroupError::unsupported(
                 field,
@@ -44,18 +50,6 @@ pub fn validate(h: &Hierarchies, r: &LinuxResources) -> Result<(), CgroupError> 
             return Err(CgroupError::unsupported(
                 format!("{R}.unified"),
                 "set, but this host has no cgroup v2 hierarchy (pure cgroup v1)",
-            ));
-        }
-    }
-    if let Some(n) = r.network() {
-        if h.on_v2("net_cls")
-            || (h.layout() == Layout::V2
-                && (n.class_id().is_some()
-                    || n.priorities().as_ref().is_some_and(|p| !p.is_empty())))
-        {
-            return Err(CgroupError::unsupported(
-                format!("{R}.network"),
-                "not supported on cgroup v2 (use eBPF-based network classification)",
             ));
         }
     }
