@@ -25,7 +25,7 @@ source "$CONF_LIB/leak.bash"
 source "$CONF_LIB/docker.bash"
 
 if [[ -z ${RCRUN_TEST_TMP:-} ]]; then
-	RCRUN_TEST_TMP=${BATS_RUN_TMPDIR:-$(mktemp -d "${TMPDIR:-/tmp}/rct.XXXXXX")}
+	RCRUN_TEST_TMP=${BATS_RUN_TMPDIR:?load lib/common.bash from bats (or set RCRUN_TEST_TMP)}
 fi
 if [[ -z ${RCRUN_TEST_TAG:-} ]]; then
 	RCRUN_TEST_TAG=$(basename "$RCRUN_TEST_TMP" | sed 's/^bats-run-//; s/^rct\.//; s/[^A-Za-z0-9]//g')
