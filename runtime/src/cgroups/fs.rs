@@ -48,6 +48,11 @@ fn write_hint(file: &str, e: &std::io::Error) -> &'static str {
         ("cpuset.cpus" | "cpuset.mems", Some(libc::EINVAL)) => {
             " (must be a subset of the parent cgroup's cpuset)"
         }
+        (f, Some(libc::EOPNOTSUPP))
+            if f.ends_with("weight_device") || f == "io.bfq.weight" || f == "io.weight" =>
+        {
+            " (per-device weights need the BFQ I/O scheduler on that device: see /sys/block/<dev>/queue/scheduler)"
+        }
         (_, Some(libc::EOPNOTSUPP)) => " (not supported by this kernel)",
         (_, Some(libc::EBUSY)) => " (the cgroup is busy)",
         _ => "",

@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 use oci_spec::runtime::{
     LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxHugepageLimitBuilder, LinuxMemoryBuilder,
     LinuxNetworkBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
-    LinuxThrottleDeviceBuilder,
+    LinuxThrottleDeviceBuilder, LinuxWeightDeviceBuilder,
 };
 
 use super::*;
@@ -142,6 +142,7 @@ fn full_resources(h: &Hierarchies, dev: Option<(i64, i64)>) -> LinuxResources {
         };
         b = b.block_io(
             LinuxBlockIoBuilder::default()
+                .weight(500u16)
                 .throttle_read_bps_device(vec![td(1 << 20)])
                 .throttle_write_bps_device(vec![td(2 << 20)])
                 .throttle_read_iops_device(vec![td(100)])
@@ -242,6 +243,12 @@ fn check_files(set: &CgroupSet, h: &Hierarchies, dev: Option<(i64, i64)>) {
     assert_eq!(read(dir_of(set, "pids").unwrap(), "pids.max"), "100");
     if let Some((maj, min)) = dev {
         let d = dir_of(set, "blkio").unwrap();
+        for f in ["blkio.bfq.weight", "io.bfq.weight"] {
+            if d.join(f).exists() {
+                let w = read(d, f);
+                assert!(w.contains("500"), "{w}");
+            }
+        }
         if h.on_v2("blkio") {
             let m = read(d, "io.max");
             assert!(
@@ -547,6 +554,45 @@ fn clear_errors_for_unavailable_or_invalid_fields() {
                         "{e}"
                     );
                 }
+            }
+        }
+        // A per-device weight needs BFQ on that device: either it works or
+        // the error names the field and the scheduler.
+        if let (Some((major, minor)), Some(d)) = (first_block_device(), dir_of(&set, "blkio")) {
+            let wd = LinuxWeightDeviceBuilder::default()
+                .major(major)
+                .minor(minor)
+                .weight(300u16)
+                .build()
+                .unwrap();
+            let r = LinuxResourcesBuilder::default()
+                .block_io(
+                    LinuxBlockIoBuilder::default()
+                        .weight_device(vec![wd])
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap();
+            if let Err(e) = set.apply(&r) {
+                let e = e.to_string();
+                assert!(
+                    e.starts_with("linux.resources.blockIO.weightDevice[0]: "),
+                    "{e}"
+                );
+                assert!(e.contains("scheduler") || e.contains("neither"), "{e}");
+            } else {
+                let all: String = [
+                    "blkio.bfq.weight_device",
+                    "blkio.weight_device",
+                    "io.bfq.weight",
+                    "io.weight",
+                ]
+                .iter()
+                .filter(|f| d.join(f).exists())
+                .map(|f| read(d, f))
+                .collect();
+                assert!(all.contains(&format!("{major}:{minor} ")), "{all}");
             }
         }
         // The kernel's own rejection names the field and the file.
