@@ -30,6 +30,7 @@ pub struct Args {
 }
 
 impl Args {
+    /// Options for the `create` command, which exits right after.
     pub fn options(&self, detach: bool) -> CreateOptions {
         CreateOptions {
             bundle: self.bundle.clone(),
@@ -40,6 +41,7 @@ impl Args {
             preserve_fds: self.preserve_fds,
             detach,
             stdio: Default::default(),
+            caller_exits: true,
         }
     }
 }

@@ -50,6 +50,8 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         preserve_fds: args.preserve_fds,
         detach: args.detach,
         stdio: Default::default(),
+        // A detached run exits right after; a foreground one waits.
+        caller_exits: args.detach,
     };
     let st = container::create(root, id, opts)?;
     if let Err(e) = container::start(root, id) {
