@@ -140,3 +140,29 @@ impl CgroupError {
         src.kind() == io::ErrorKind::NotFound
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_messages() {
+        let e = CgroupError::io(
+            "mkdir",
+            "/sys/fs/cgroup/memory/x",
+            io::Error::from_raw_os_error(libc::ENOSPC),
+        )
+        .to_string();
+        assert!(
+            e.starts_with("mkdir /sys/fs/cgroup/memory/x: No space left on device"),
+            "{e}"
+        );
+        assert!(e.contains("likely leaked memory cgroups"), "{e}");
+        assert!(!e.contains('\n'));
+        let e = CgroupError::io("read", "/x", io::Error::from_raw_os_error(libc::ENOSPC));
+        assert!(!e.to_string().contains("leaked"));
+        assert!(!e.is_not_found());
+        let e = CgroupError::io("read", "/x", io::Error::from_raw_os_error(libc::ENOENT));
+        assert!(e.is_not_found());
+    }
+}

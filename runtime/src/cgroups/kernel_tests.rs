@@ -342,6 +342,13 @@ fn relative_paths_follow_own_cgroup_per_hierarchy() {
         assert_eq!(d.path, d.mount.join("a/b"));
     }
     assert!(CgroupSet::resolve(h, Some("/a/../../b"), "x").is_err());
+    // State files from before `mount` existed still load.
+    let old: CgroupSet = serde_json::from_str(
+        r#"{"layout":"hybrid","dirs":[{"hierarchy":"memory","path":"/sys/fs/cgroup/memory/a"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(old.layout, Layout::Hybrid);
+    assert!(old.created.is_empty());
     // Round trip through the state file.
     let json = serde_json::to_string(&set).unwrap();
     let back: CgroupSet = serde_json::from_str(&json).unwrap();
@@ -593,6 +600,30 @@ fn clear_errors_for_unavailable_or_invalid_fields() {
                 .map(|f| read(d, f))
                 .collect();
                 assert!(all.contains(&format!("{major}:{minor} ")), "{all}");
+            }
+        }
+        // Real-time runtime needs budget in the parent, which our fresh
+        // parent does not have: the error names the field.
+        if let Some(cpu) = dir_of(&set, "cpu").filter(|d| d.join("cpu.rt_runtime_us").exists()) {
+            let r = LinuxResourcesBuilder::default()
+                .cpu(
+                    LinuxCpuBuilder::default()
+                        .realtime_runtime(10_000)
+                        .realtime_period(1_000_000u64)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap();
+            match set.apply(&r) {
+                Ok(()) => assert_eq!(read(cpu, "cpu.rt_runtime_us"), "10000"),
+                Err(e) => {
+                    let e = e.to_string();
+                    assert!(
+                        e.starts_with("linux.resources.cpu.realtimeRuntime: writing"),
+                        "{e}"
+                    );
+                }
             }
         }
         // The kernel's own rejection names the field and the file.
