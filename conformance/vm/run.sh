@@ -17,11 +17,16 @@
 #   RCRUN_VM_MEM       guest memory (default 4G)
 #   RCRUN_VM_CPUS      guest vcpus (default 2)
 #   RCRUN_VM_ACCEL     qemu accelerator: tcg (default) or kvm
+#   RCRUN_VM_CPU       qemu -cpu model (default: max for tcg, host for kvm)
 #   RCRUN_VM_KERNEL    kernel image (default: newest /boot/vmlinuz-*)
 #   RCRUN_VM_CACHE     artifact cache (default ${XDG_CACHE_HOME:-/var/tmp}/rcrun-vm)
 #   RCRUN_VM_APPEND    extra kernel command line
+#   RCRUN_VM_DISK_MB   size of the scratch virtio disk /dev/vda (default 64;
+#                      0: none).  Unformatted, sparse, thrown away; it is
+#                      there so that blkio/io throttling has a real disk.
 #   RCRUN_VM_PASSENV   names of extra host variables to pass into the VM
-#                      (RCRUN_TEST_* are always passed)
+#                      (always passed: RCRUN_TEST_*, RUNTIME, REF_RUNTIME,
+#                      RUST_LOG, RUST_BACKTRACE)
 #   RCRUN_VM_VERBOSE=1 stream the guest kernel console to stderr
 #   RCRUN_VM_CONSOLE_LOG  also copy the guest kernel console log to this file
 set -euo pipefail
@@ -50,6 +55,7 @@ if [[ $# -gt 0 ]]; then
 	shift
 fi
 if [[ $# -eq 0 ]]; then
+	[[ -x $repo/conformance/run.sh ]] || fail "no $repo/conformance/run.sh to run"
 	set -- conformance/run.sh
 fi
 
@@ -120,7 +126,7 @@ fi
 
 # ------------------------------------------------------------- initramfs ----
 # Modules to load, with dependencies, in load order (from modules.dep).
-want_mods="virtio_pci virtio_console 9pnet_virtio 9p overlay"
+want_mods="virtio_pci virtio_console virtio_blk 9pnet_virtio 9p overlay"
 declare -A mod_seen=()
 mod_order=()
 mod_path() { # name -> relative path in modules.dep
@@ -240,6 +246,7 @@ mkdir -p "$tmp/ctl"
 	echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 	echo 'export HOME=/root TMPDIR=/tmp LANG=C.UTF-8 TERM=dumb RCRUN_TEST_NO_DOCKER=1'
 	printf 'export RCRUN_VM=%q RCRUN_VM_LAYOUT=%q\n' "$layout" "$layout"
+	[[ ${RCRUN_VM_DISK_MB:-64} -gt 0 ]] && echo 'export RCRUN_VM_SCRATCH_DEV=/dev/vda'
 	cargo_home=${CARGO_HOME:-$HOME/.cargo}
 	[[ -d $cargo_home/bin ]] && printf 'export PATH=%q:$PATH\n' "$cargo_home/bin"
 	for v in $(compgen -e); do
@@ -248,7 +255,7 @@ mkdir -p "$tmp/ctl"
 		RCRUN_TEST_*) printf 'export %s=%q\n' "$v" "${!v}" ;;
 		esac
 	done
-	for v in ${RCRUN_VM_PASSENV:-}; do
+	for v in RUNTIME REF_RUNTIME RUST_LOG RUST_BACKTRACE ${RCRUN_VM_PASSENV:-}; do
 		[[ -v $v ]] && printf 'export %s=%q\n' "$v" "${!v}"
 	done
 	printf 'cd %q || exit 125\n' "$repo"
@@ -263,10 +270,20 @@ mkdir -p "$tmp/ctl"
 append="console=ttyS0,115200 panic=-1 rdinit=/init loglevel=4 8250.nr_uarts=1 random.trust_cpu=on"
 append+=" rcrun_vm.layout=$layout ${RCRUN_VM_APPEND:-}"
 case "$accel" in
-tcg) accel_args=(-accel tcg,thread=multi -cpu max) ;;
-kvm) accel_args=(-accel kvm -cpu host) ;;
-*) accel_args=(-accel "$accel") ;;
+tcg) accel_args=(-accel tcg,thread=multi -cpu "${RCRUN_VM_CPU:-max}") ;;
+kvm) accel_args=(-accel kvm -cpu "${RCRUN_VM_CPU:-host}") ;;
+*) accel_args=(-accel "$accel" -cpu "${RCRUN_VM_CPU:-max}") ;;
 esac
+
+disk_args=()
+disk_mb=${RCRUN_VM_DISK_MB:-64}
+if [[ $disk_mb -gt 0 ]]; then
+	truncate -s "${disk_mb}M" "$tmp/scratch.img"
+	disk_args=(
+		-drive "file=$tmp/scratch.img,if=none,id=scratch,format=raw,cache=unsafe,discard=unmap"
+		-device virtio-blk-pci,drive=scratch,serial=rcrun-scratch
+	)
+fi
 
 qargs=(
 	-M pc -nodefaults -no-user-config -display none -no-reboot
@@ -276,6 +293,7 @@ qargs=(
 	-device virtio-serial-pci,id=vser0
 	-chardev "file,id=rcrunout,path=$tmp/out.log"
 	-device virtserialport,bus=vser0.0,chardev=rcrunout,name=rcrun.out
+	"${disk_args[@]}"
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
 	-virtfs "local,path=$repo,mount_tag=rcrunrepo,security_model=none,multidevs=remap"
 	-virtfs "local,path=$tmp/ctl,mount_tag=rcrunctl,security_model=none"
@@ -340,8 +358,10 @@ if [[ -z $rc && $tail_rc -eq 124 ]]; then
 fi
 if [[ -z $rc ]]; then
 	# qemu ended without the exit marker.
-	wait "$qpid" 2>/dev/null
-	err "VM ended without reporting an exit status (qemu exit $?) after ${elapsed}s"
+	qrc=0
+	wait "$qpid" 2>/dev/null || qrc=$?
+	qpid=
+	err "VM ended without reporting an exit status (qemu exit $qrc) after ${elapsed}s"
 	show_console 60
 	exit 125
 fi
