@@ -21,14 +21,14 @@ fi
 # mounts: "mountpoint fstype source root".  Other sessions on the same host
 # mount things concurrently, so by default only mounts that point into our
 # scratch dir / carry our tag / sit in a runtime state dir count;
-# LEAK_STRICT_MOUNTS=1 (CI, dedicated machine) diffs every mountinfo line.
+# RCRUN_TEST_STRICT_MOUNTS=1 (CI, dedicated machine) diffs every mountinfo line.
 while IFS= read -r line; do
 	pre=${line%% - *}
 	post=${line#* - }
 	read -ra f <<<"$pre"
 	read -ra g <<<"$post"
 	m="${f[4]} ${g[0]} ${g[1]} ${f[3]}"
-	if [[ ${LEAK_STRICT_MOUNTS:-0} != 1 ]]; then
+	if [[ ${RCRUN_TEST_STRICT_MOUNTS:-0} != 1 ]]; then
 		case $m in
 		*"$tmp"* | *"rct$tag"* | *"rcrun-test-$tag"* | /run/rcrun* | /run/runc* | /run/crun*) ;;
 		*) continue ;;

@@ -8,7 +8,7 @@
 #                 plus everything below our own cgroup (where a relative
 #                 cgroupsPath would land) when that is not the root
 #   mnt <mountpoint> <fstype> <source> <root>   /proc/self/mountinfo lines
-#                 (only ours unless LEAK_STRICT_MOUNTS=1, see leak-snapshot.sh)
+#                 (only ours unless RCRUN_TEST_STRICT_MOUNTS=1, see leak-snapshot.sh)
 #   state <root>/<entry>                 entries under the runtimes' --root
 #                                        dirs (and docker's runtime roots)
 #   proc <pid> <comm>                    processes whose root, cwd or command

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The CI entry point (.ci/run runs exactly this): on a fresh Debian 12
+# machine, as root, from the repo root of a fresh clone:
+#
+#   bash conformance/ci.sh
+#
+# 1. conformance/install-deps.sh    packages (+ Rust toolchain if missing)
+# 2. cargo build --release          the workspace (target/release/rcrun)
+# 3. cargo fmt --all -- --check
+# 4. cargo clippy --all-targets -- -D warnings
+# 5. cargo test --workspace
+# 6. conformance/run.sh             host conformance suite (TAP)
+# 7. conformance/vm/run.sh v2, v1   the suite on pure cgroup v2 / v1 VMs
+#                                   (only when conformance/vm/run.sh exists;
+#                                   RCRUN_CI_VM=0 skips, =1 requires it)
+#
+# Every step runs even if an earlier one failed (so one red step does not
+# hide the others), except that nothing runs when dependencies cannot be
+# installed.  Exit status: 0 iff every step passed.  A summary is printed at
+# the end.  Environment: RUNTIME / REF_RUNTIME are passed to the suite.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+repo=$(cd "$here/.." && pwd -P)
+cd "$repo"
+
+summary=()
+failed=0
+step() { # NAME CMD...
+	local name=$1 start rc
+	shift
+	echo
+	echo "==================== $name: $*"
+	start=$(date +%s)
+	"$@"
+	rc=$?
+	summary+=("$(printf '%-28s %-4s %4ss' "$name" "$([[ $rc -eq 0 ]] && echo ok || echo FAIL)" $(($(date +%s) - start)))")
+	[[ $rc -eq 0 ]] || failed=1
+	return $rc
+}
+
+print_summary() {
+	echo
+	echo "==================== CI summary"
+	printf '  %s\n' "${summary[@]}"
+	if [[ $failed -eq 0 ]]; then echo "  => PASS"; else echo "  => FAIL"; fi
+}
+
+vm_harness=conformance/vm/run.sh
+vm_mode=${RCRUN_CI_VM:-auto}
+dep_args=(--ci)
+if [[ $vm_mode != 0 && -f $vm_harness ]]; then
+	dep_args+=(--vm)
+fi
+
+if ! step install-deps bash conformance/install-deps.sh "${dep_args[@]}"; then
+	print_summary
+	exit 1
+fi
+[[ -x $HOME/.cargo/bin/cargo ]] && export PATH=$HOME/.cargo/bin:$PATH
+
+step "cargo build --release" cargo build --release
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo clippy" cargo clippy --all-targets -- -D warnings
+step "cargo test" cargo test --workspace
+
+# CI runs on a dedicated machine: every mountinfo line counts for leaks.
+export RCRUN_TEST_STRICT_MOUNTS=${RCRUN_TEST_STRICT_MOUNTS:-1}
+step "conformance (host)" bash conformance/run.sh
+
+# ---- hook: the suite on pure cgroup v2 and pure cgroup v1 VMs ------------
+case $vm_mode in
+0) echo "RCRUN_CI_VM=0: VM layouts skipped" ;;
+*)
+	if [[ -f $vm_harness ]]; then
+		step "conformance (vm v2)" bash "$vm_harness" v2
+		step "conformance (vm v1)" bash "$vm_harness" v1
+	elif [[ $vm_mode == 1 ]]; then
+		step "conformance (vm)" false
+		echo "RCRUN_CI_VM=1 but $vm_harness does not exist" >&2
+	else
+		echo "($vm_harness not present: VM layouts skipped)"
+	fi
+	;;
+esac
+
+print_summary
+exit $failed
