@@ -39,7 +39,13 @@ fn main() {
             if !target.to_stderr {
                 eprintln!("{msg}");
             }
-            1
+            // runc's exec exits 255 when it fails itself, so that its
+            // caller can tell that from the process's own exit status.
+            if matches!(cli.command, Command::Exec(_)) {
+                255
+            } else {
+                1
+            }
         }
     };
     std::process::exit(code);

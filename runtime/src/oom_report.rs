@@ -137,7 +137,7 @@ pub fn read_kmsg() -> std::io::Result<Vec<(u64, String)>> {
 /// Converts a kmsg timestamp (CLOCK_MONOTONIC µs) to wall-clock RFC 3339.
 fn wall_time(usec: u64) -> String {
     let mono = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-        .map(|t| t.tv_sec() as i64 * 1_000_000 + t.tv_nsec() as i64 / 1000)
+        .map(|t| t.tv_sec() * 1_000_000 + t.tv_nsec() / 1000)
         .unwrap_or(0);
     let now = chrono::Utc::now();
     let delta = chrono::Duration::microseconds(mono - usec as i64);
