@@ -69,7 +69,7 @@ echo "# suite finished in $((end - start))s, exit status $rc"
 for pf in "$RCRUN_TEST_TMP"/*/docker/*.pid "$RCRUN_TEST_TMP"/docker*/*.pid; do
 	[[ -s $pf ]] || continue
 	pid=$(<"$pf")
-	if [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$RCRUN_TEST_TMP"; then
+	if [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/cmdline && $(tr '\0' ' ' <"/proc/$pid/cmdline") == *"$RCRUN_TEST_TMP"* ]]; then
 		echo "# sweep: killing leftover $(cat "/proc/$pid/comm") ($pid)"
 		kill -KILL "$pid" 2>/dev/null
 	fi

@@ -3,10 +3,11 @@
 
 # busybox_static: path of a statically linked busybox on the host.
 busybox_static() {
-	local b
+	local b out
 	for b in "${RCRUN_TEST_BUSYBOX:-}" /bin/busybox /usr/bin/busybox "$(command -v busybox 2>/dev/null)"; do
 		[[ -n $b && -x $b ]] || continue
-		if LC_ALL=C ldd "$b" 2>&1 | grep -q 'not a dynamic executable'; then
+		out=$(LC_ALL=C ldd "$b" 2>&1)
+		if [[ $out == *"not a dynamic executable"* ]]; then
 			echo "$b"
 			return 0
 		fi

@@ -67,7 +67,7 @@ _docker_stop_pid() { # PIDFILE NAME
 	pid=$(<"$pf")
 	[[ $pid =~ ^[0-9]+$ ]] || return 0
 	# only if it still is the process we started (command line names DIR)
-	if [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$DOCKER_DIR"; then
+	if [[ -r /proc/$pid/cmdline && $(tr '\0' ' ' <"/proc/$pid/cmdline") == *"$DOCKER_DIR"* ]]; then
 		kill -TERM "$pid" 2>/dev/null
 		_docker_wait_gone "$pid" 20 || { kill -KILL "$pid" 2>/dev/null; _docker_wait_gone "$pid" 5; }
 	fi

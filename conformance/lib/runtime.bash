@@ -91,7 +91,8 @@ EOF
 # runc_minor BIN: prints "1.1" style version if BIN is runc, fails otherwise.
 runc_minor() {
 	local v
-	v=$("$1" --version 2>/dev/null | head -n1) || return 1
+	v=$("$1" --version 2>/dev/null) || return 1
+	v=${v%%$'\n'*}
 	[[ $v =~ ^runc\ version\ ([0-9]+)\.([0-9]+) ]] || return 1
 	echo "${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
 }
