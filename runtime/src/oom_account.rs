@@ -119,3 +119,31 @@ pub fn render_text(id: &str, init_pid: i32, a: &OomAccount) -> String {
     }
     s
 }
+
+/// One line per kill, for the runtime log.
+pub fn render_log_lines(id: &str, init_pid: i32, a: &OomAccount) -> Vec<String> {
+    if a.kills.is_empty() {
+        return vec![format!(
+            "OOM kill in container {id}: {} kill(s) counted by {} (no kernel log record left)",
+            a.oom_kills, a.memcg
+        )];
+    }
+    a.kills
+        .iter()
+        .map(|k| {
+            let own = k.oom_memcg.is_empty() || k.oom_memcg == a.memcg;
+            format!(
+                "OOM kill in container {id}: pid {} ({}){} killed; limit hit: {} {}; usage {} of limit {}, failcnt {}; victim anon-rss {}",
+                k.pid,
+                k.command,
+                if k.pid == init_pid { " = init" } else { "" },
+                if own { "own" } else { "ANCESTOR" },
+                k.oom_memcg,
+                k.usage_kb.map(mib).unwrap_or_else(|| "?".into()),
+                k.limit_kb.map(mib).unwrap_or_else(|| "?".into()),
+                k.failcnt.map(|f| f.to_string()).unwrap_or_else(|| "?".into()),
+                mib(k.anon_rss_kb),
+            )
+        })
+        .collect()
+}

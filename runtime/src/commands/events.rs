@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::oom::OomWatcher;
+use crate::oom_account;
 use crate::state::{ContainerState, Root, Status};
 
 #[derive(clap::Args, Debug)]
@@ -47,6 +48,21 @@ fn stats_line(st: &ContainerState) -> Result<String> {
     Ok(json!({"type": "stats", "id": st.id, "data": data}).to_string())
 }
 
+/// Prints one `oom` event per new kill, at once, then logs the kernel's
+/// account (which needs a read of the kernel log: after the event).
+fn emit_ooms(st: &ContainerState, kills: u64) {
+    if kills == 0 {
+        return;
+    }
+    for _ in 0..kills {
+        println!("{}", json!({"type": "oom", "id": st.id}));
+    }
+    let account = oom_account::account(st);
+    for line in oom_account::render_log_lines(&st.id, st.pid, &account) {
+        tracing::warn!("{line}");
+    }
+}
+
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
     let interval = parse_interval(&args.interval).map_err(Error::Spec)?;
     let st = root.load(&args.container_id)?;
@@ -77,9 +93,7 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         };
         if ready {
             if let Some(w) = watcher.as_mut() {
-                for _ in 0..w.take_new_kills() {
-                    println!("{}", json!({"type": "oom", "id": st.id}));
-                }
+                emit_ooms(&st, w.take_new_kills());
             }
         }
         if Instant::now() >= next_stats {
@@ -90,9 +104,7 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         }
         if st.status() == Status::Stopped {
             if let Some(w) = watcher.as_mut() {
-                for _ in 0..w.take_new_kills() {
-                    println!("{}", json!({"type": "oom", "id": st.id}));
-                }
+                emit_ooms(&st, w.take_new_kills());
             }
             return Ok(0);
         }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use crate::container::{self, CreateOptions};
 use crate::error::Result;
+use crate::oom::OomWatcher;
+use crate::oom_account;
 use crate::process;
 use crate::state::Root;
 
@@ -54,6 +56,13 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         caller_exits: args.detach,
     };
     let st = container::create(root, id, opts)?;
+    // Watch before start: a process that OOMs in its first milliseconds
+    // must still be seen.
+    let mut oom = if args.detach {
+        None
+    } else {
+        OomWatcher::new(&st.cgroups).ok()
+    };
     if let Err(e) = container::start(root, id) {
         let _ = container::delete(root, id, true);
         return Err(e);
@@ -62,6 +71,14 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         return Ok(0);
     }
     let code = process::wait_forwarding_signals(st.pid);
+    // Read the counters now, before delete removes the cgroup (the race that
+    // loses OOM kills in other runtimes).
+    if oom.as_mut().is_some_and(|w| w.take_new_kills() > 0) {
+        let account = oom_account::account(&st);
+        for line in oom_account::render_log_lines(&st.id, st.pid, &account) {
+            tracing::warn!("{line}");
+        }
+    }
     if !args.keep {
         if let Err(e) = container::delete(root, id, true) {
             tracing::warn!("deleting {id} after it exited: {e}");
