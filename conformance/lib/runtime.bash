@@ -129,9 +129,12 @@ skip_if_runtime_gap() {
 }
 
 # Wrappers: rt = runtime under test, ref = reference runtime.  Both always
-# get a private --root.  Usage: rt create --bundle B ID, ref state ID, ...
-rt() { "$RUNTIME" --root "$RT_ROOT" "$@"; }
-ref() { "$REF_RUNTIME" --root "$REF_ROOT" "$@"; }
+# get a private --root and a timeout (a hanging runtime fails the test
+# instead of hanging the suite: exit status 124).
+# Usage: rt create --bundle B ID, ref state ID, ...
+RCRUN_TEST_CMD_TIMEOUT=${RCRUN_TEST_CMD_TIMEOUT:-60}
+rt() { timeout -k 5 "$RCRUN_TEST_CMD_TIMEOUT" "$RUNTIME" --root "$RT_ROOT" "$@"; }
+ref() { timeout -k 5 "$RCRUN_TEST_CMD_TIMEOUT" "$REF_RUNTIME" --root "$REF_ROOT" "$@"; }
 
 # rtbin WHICH: binary for "rt" or "ref"; rtroot WHICH: its --root.
 rtbin() { if [[ $1 == ref ]]; then echo "$REF_RUNTIME"; else echo "$RUNTIME"; fi; }
