@@ -38,6 +38,7 @@ pub fn init(debug: bool) {
         .open("log");
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
+        .with_ansi(false)
         .with_target(false)
         .without_time();
     let res = match fifo {
