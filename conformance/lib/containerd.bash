@@ -83,7 +83,7 @@ containerd_start() {
 	fi
 	if [[ ! -e $d/created-global ]]; then
 		: >"$d/created-global"
-		for i in /run/containerd /run/containerd/s; do
+		for i in /run/containerd /run/containerd/s /run/containerd/rcrun; do
 			[[ -e $i ]] || echo "$i" >>"$d/created-global"
 		done
 		: >"$d/ids"
@@ -124,7 +124,7 @@ containerd_kill_daemon() {
 	local pid
 	pid=$(containerd_pid)
 	[[ $pid =~ ^[0-9]+$ ]] || return 0
-	if [[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == *"$CTD_DIR"* ]]; then
+	if [[ $({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null) == *"$CTD_DIR"* ]]; then
 		kill -TERM "$pid" 2>/dev/null
 		_docker_wait_gone "$pid" 10 || { kill -KILL "$pid" 2>/dev/null; _docker_wait_gone "$pid" 5; }
 	fi
@@ -169,15 +169,7 @@ containerd_shim_socket() {
 
 # containerd_shim_pids: pids of shims serving our containerd.
 containerd_shim_pids() {
-	local f p
-	for f in /proc/[0-9]*/cmdline; do
-		p=${f#/proc/}
-		p=${p%/cmdline}
-		if tr '\0' ' ' <"$f" 2>/dev/null | grep -q "^[^ ]*containerd-shim-rcrun-v2 .*-address $CTD_DIR/containerd.sock"; then
-			echo "$p"
-		fi
-	done
-	return 0
+	pgrep -f "^[^ ]*containerd-shim-rcrun-v2 .*-address $CTD_DIR/containerd.sock( |\$)" || true
 }
 
 containerd_stop() {
@@ -201,6 +193,8 @@ containerd_stop() {
 		[[ -n $id ]] || continue
 		rm -f "$(containerd_shim_socket "$id")"
 	done <"$d/ids"
+	# the shim's state root for our namespace (empty once all is deleted)
+	rmdir "/run/containerd/rcrun/$CTD_NS" 2>/dev/null
 	if [[ -s $d/created-global ]]; then
 		for i in $(sort -r "$d/created-global"); do
 			rmdir "$i" 2>/dev/null

@@ -28,8 +28,10 @@ const GROUP_ANNOTATIONS: &[&str] = &[
     "io.kubernetes.cri-o.SandboxID",
 ];
 
-/// Where the serving shim finds its listener.
+/// Where the serving shim finds its listener, and the variable that says
+/// so (fd 3 alone could be anything a caller leaked).
 pub const LISTENER_FD: i32 = 3;
+pub const LISTENER_ENV: &str = "RCRUN_SHIM_LISTENER_FD";
 
 /// Shim options persisted in the bundle so the `delete` action (run when
 /// the serving shim is gone) finds the container's state root.
@@ -121,6 +123,7 @@ fn spawn(flags: &Flags, address: &str, listener: UnixListener) -> Result<()> {
     if flags.debug {
         cmd.arg("-debug");
     }
+    cmd.env(LISTENER_ENV, LISTENER_FD.to_string());
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());

@@ -102,9 +102,13 @@ fn serve(flags: Flags) -> Result<()> {
 /// The listener: fd 3 from `start`, or bind `-socket` (run by hand).
 fn listener(flags: &Flags) -> Result<UnixListener> {
     let fd = actions::LISTENER_FD;
-    let is_socket = nix::sys::stat::fstat(fd)
-        .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFSOCK)
-        .unwrap_or(false);
+    let handed = std::env::var(actions::LISTENER_ENV).ok() == Some(fd.to_string());
+    // Not inherited by anything we start.
+    std::env::remove_var(actions::LISTENER_ENV);
+    let is_socket = handed
+        && nix::sys::stat::fstat(fd)
+            .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFSOCK)
+            .unwrap_or(false);
     if is_socket {
         // SAFETY: fd 3 was handed to us by `start` and nothing else owns it.
         let l = unsafe { UnixListener::from_raw_fd(fd) };

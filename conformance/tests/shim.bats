@@ -1,0 +1,263 @@
+#!/usr/bin/env bats
+# containerd-shim-rcrun-v2 under a PRIVATE containerd (lib/containerd.bash),
+# driven with ctr: run, OOM (+ events), exec, kill, pause/resume, metrics,
+# tty, stdin, containerd restart, footprint.  After every test: no shim
+# process, shim socket, fifo, mount, cgroup or state left (lib/leak.bash plus
+# the shim-specific checks below).  Skipped when containerd/ctr are not
+# installed or the shim is not built.
+#
+# RCRUN_TEST_CONTAINERD=/path/to/containerd runs it against another
+# containerd (e.g. 1.7 unpacked with dpkg -x; its ctr is used if next to it).
+
+load ../lib/common
+# shellcheck source=../lib/containerd.bash
+source "$CONF_LIB/containerd.bash"
+
+setup_file() {
+	suite_setup_file || return 1
+	if ! containerd_available; then
+		skip "$CONTAINERD_UNAVAILABLE_WHY"
+	fi
+	containerd_start "$RCRUN_TEST_TMP/ctd" || return 1
+	containerd_import_busybox || return 1
+	export CTD_DIR CTD_NS
+}
+
+teardown_file() {
+	containerd_stop "$RCRUN_TEST_TMP/ctd" 2>/dev/null
+	suite_teardown_file
+}
+
+setup() {
+	containerd_available || skip "$CONTAINERD_UNAVAILABLE_WHY"
+	suite_setup
+	FIFOS=$CTD_DIR/fifo
+	mkdir -p "$FIFOS"
+	EVENTS_PID=
+}
+
+teardown() {
+	events_stop
+	local id
+	for id in $(cctr task ls -q 2>/dev/null); do
+		cctr task kill -s SIGKILL "$id" >/dev/null 2>&1
+		cctr task delete -f "$id" >/dev/null 2>&1
+	done
+	for id in $(cctr container ls -q 2>/dev/null); do
+		cctr container delete "$id" >/dev/null 2>&1
+	done
+	shim_gone || true
+	suite_teardown
+}
+
+# run_c ARGS...: `ctr run` with our runtime and fifos under $FIFOS.
+run_c() { cctr run --runtime "$CTD_RUNTIME" --fifo-dir "$FIFOS" "$@"; }
+
+# start_d ID ARGS...: detached task (no fifos: --null-io).
+start_d() {
+	local id=$1
+	shift
+	containerd_record_id "$id"
+	cctr run -d --null-io --runtime "$CTD_RUNTIME" "$CTD_IMAGE" "$id" "$@"
+}
+
+events_start() {
+	timeout 300 "$CTR_BIN" -a "$CTD_DIR/containerd.sock" -n "$CTD_NS" events \
+		>"$BATS_TEST_TMPDIR/events" 2>&1 </dev/null 3>&- &
+	EVENTS_PID=$!
+	sleep 0.3
+}
+
+events_stop() {
+	[[ -n $EVENTS_PID ]] || return 0
+	kill "$EVENTS_PID" 2>/dev/null
+	wait "$EVENTS_PID" 2>/dev/null
+	EVENTS_PID=
+}
+
+# shim_gone: no shim process of ours, no socket of our ids, no fifo.
+shim_gone() {
+	local i p id left
+	for ((i = 0; i < 50; i++)); do
+		p=$(containerd_shim_pids)
+		[[ -z $p ]] && break
+		sleep 0.1
+	done
+	if [[ -n $p ]]; then
+		echo "shim process(es) left: $p" >&2
+		return 1
+	fi
+	left=""
+	while read -r id; do
+		[[ -n $id && -e $(containerd_shim_socket "$id") ]] && left+=" $id"
+	done <"$CTD_DIR/ids"
+	if [[ -n $left ]]; then
+		echo "shim socket(s) left for:$left" >&2
+		return 1
+	fi
+	if [[ -n $(find "$FIFOS" -mindepth 1 2>/dev/null) ]]; then
+		echo "fifos left: $(find "$FIFOS" -mindepth 1)" >&2
+		return 1
+	fi
+	if [[ -n $(ls -A "/run/containerd/rcrun/$CTD_NS" 2>/dev/null) ]]; then
+		echo "shim state left: $(ls -A "/run/containerd/rcrun/$CTD_NS")" >&2
+		return 1
+	fi
+}
+
+task_status() { cctr task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
+
+wait_task_status() { # ID STATUS
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[[ $(task_status "$1") == "$2" ]] && return 0
+		sleep 0.05
+	done
+	echo "task $1: status '$(task_status "$1")', wanted $2" >&2
+	return 1
+}
+
+@test "shim: ctr run prints output and exits 0; nothing left behind" {
+	containerd_record_id run1
+	run run_c --rm "$CTD_IMAGE" run1 echo hello-from-rcrun
+	[[ $status -eq 0 ]] || { echo "$output"; false; }
+	[[ $output == *hello-from-rcrun* ]]
+	run run_c --rm "$CTD_IMAGE" run1 sh -c 'exit 42'
+	[[ $status -eq 42 ]]
+	shim_gone
+}
+
+@test "shim: OOM (dd 200M under a 128M limit): exit 137, /tasks/oom then /tasks/exit" {
+	containerd_record_id oom1
+	events_start
+	run run_c --rm --memory-limit 134217728 "$CTD_IMAGE" oom1 dd if=/dev/zero of=/dev/null bs=200M count=1
+	[[ $status -eq 137 ]] || { echo "status $status: $output"; false; }
+	sleep 0.3
+	local ev=$BATS_TEST_TMPDIR/events oom exit
+	oom=$(grep -n '/tasks/oom ' "$ev" | grep '"oom1"' | head -1 | cut -d: -f1)
+	exit=$(grep -n '/tasks/exit ' "$ev" | grep '"oom1"' | head -1 | cut -d: -f1)
+	[[ -n $oom && -n $exit ]] || { cat "$ev"; false; }
+	[[ $oom -lt $exit ]] || { echo "oom after exit"; cat "$ev"; false; }
+	grep '/tasks/exit ' "$ev" | grep '"oom1"' | grep -q '"exit_status":137'
+	[[ $(grep -c '/tasks/oom ' "$ev") -eq 1 ]]
+	shim_gone
+}
+
+@test "shim: a plain SIGKILL is no OOM" {
+	events_start
+	start_d k1 sleep 600
+	cctr task kill -s SIGKILL k1
+	wait_task_status k1 STOPPED
+	run cctr task delete k1
+	[[ $status -eq 137 || $status -eq 0 ]]
+	cctr container delete k1
+	sleep 0.3
+	grep -q '/tasks/exit .*"k1"' "$BATS_TEST_TMPDIR/events"
+	! grep -q '/tasks/oom ' "$BATS_TEST_TMPDIR/events"
+	shim_gone
+}
+
+@test "shim: exec (status, stdin, id reuse), ps, kill of a stopped task" {
+	start_d ex1 sleep 600
+	run cctr task exec --fifo-dir "$FIFOS" --exec-id e1 ex1 sh -c 'echo from-exec; exit 3'
+	[[ $status -eq 3 && $output == *from-exec* ]] || { echo "$status $output"; false; }
+	run sh -c "echo piped-in | $CTR_BIN -a $CTD_DIR/containerd.sock -n $CTD_NS task exec --fifo-dir $FIFOS --exec-id e2 ex1 cat"
+	[[ $status -eq 0 && $output == *piped-in* ]] || { echo "$status $output"; false; }
+	cctr task exec -d --fifo-dir "$FIFOS/d" --exec-id long ex1 sleep 600
+	# ctr leaves a detached exec's fifos to whoever attaches later: they are
+	# ctr's, not the shim's.
+	rm -rf "$FIFOS/d"
+	run cctr task exec --fifo-dir "$FIFOS" --exec-id long ex1 true
+	[[ $status -ne 0 && $output == *"already exists"* ]] || { echo "$status $output"; false; }
+	run cctr task ps ex1
+	[[ $output == *ExecID:long* ]] || { echo "$output"; false; }
+	cctr task kill -s SIGKILL ex1
+	wait_task_status ex1 STOPPED
+	run cctr task kill -s SIGTERM ex1
+	[[ $status -ne 0 && $output == *"not found"* ]] || { echo "$status $output"; false; }
+	run cctr task delete ex1
+	[[ $output != *"failed"* ]]
+	cctr container delete ex1
+	shim_gone
+}
+
+@test "shim: pause/resume freezes the cgroup" {
+	start_d p1 sleep 600
+	cctr task pause p1
+	wait_task_status p1 PAUSED
+	run cctr task pause p1
+	[[ $status -ne 0 ]]
+	cctr task resume p1
+	wait_task_status p1 RUNNING
+	cctr task kill -s SIGKILL p1
+	wait_task_status p1 STOPPED
+	cctr task delete p1 || true
+	cctr container delete p1
+	shim_gone
+}
+
+@test "shim: metrics in containerd's cgroup types (v1 CPU is not 0)" {
+	start_d m1 sh -c 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 600'
+	sleep 0.5
+	run cctr task metrics m1
+	[[ $status -eq 0 ]] || { echo "$output"; false; }
+	echo "$output"
+	if [[ $output == *cpuacct.usage* ]]; then
+		local u
+		u=$(awk '$1 == "cpuacct.usage" { print $2 }' <<<"$output")
+		[[ $u -gt 0 ]]
+		[[ $output == *memory.usage_in_bytes* && $output == *pids.current* ]]
+	else
+		[[ $output == *cpu.usage_usec* || $output == *memory* ]]
+	fi
+	cctr task kill -s SIGKILL m1
+	wait_task_status m1 STOPPED
+	cctr task delete m1 || true
+	cctr container delete m1
+	shim_gone
+}
+
+@test "shim: terminal (ctr run -t)" {
+	command -v script >/dev/null || skip "script (util-linux) not installed"
+	containerd_record_id tty1
+	run timeout 30 script -qec "$CTR_BIN -a $CTD_DIR/containerd.sock -n $CTD_NS run -t --rm --fifo-dir $FIFOS --runtime $CTD_RUNTIME $CTD_IMAGE tty1 sh -c 'tty; exit 5'" /dev/null
+	[[ $status -eq 5 && $output == */dev/pts/* ]] || { echo "$status $output"; false; }
+	shim_gone
+}
+
+@test "shim: containerd restart: the exit of a task that died meanwhile is reported" {
+	start_d r1 sleep 600
+	local pid
+	pid=$(cctr task ls | awk '$1 == "r1" { print $2 }')
+	[[ $pid -gt 0 ]]
+	local old new
+	old=$(containerd_pid)
+	containerd_kill_daemon
+	kill -KILL "$pid"
+	sleep 0.3
+	containerd_start "$CTD_DIR"
+	# the new daemon is no leak of this test
+	new=$(containerd_pid)
+	sed -i "s/^proc $old /proc $new /" "$LEAK_BEFORE"
+	wait_task_status r1 STOPPED
+	run cctr task delete r1
+	[[ $output == *137* || $status -eq 137 || $status -eq 0 ]]
+	cctr container delete r1
+	shim_gone
+}
+
+@test "shim: one thread and a small RSS per container (reported)" {
+	start_d f1 sleep 600
+	local p rss threads
+	p=$(containerd_shim_pids)
+	[[ $(wc -w <<<"$p") -eq 1 ]]
+	threads=$(awk '/^Threads:/ { print $2 }' "/proc/$p/status")
+	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status")
+	note "shim RSS ${rss} kB, threads ${threads} ($SHIM_BIN)"
+	[[ $threads -eq 1 ]]
+	cctr task kill -s SIGKILL f1
+	wait_task_status f1 STOPPED
+	cctr task delete f1 || true
+	cctr container delete f1
+	shim_gone
+}
