@@ -338,13 +338,35 @@ pub fn destroy(root: &Root, st: &ContainerState) -> Vec<String> {
     if st.cgroups.pids().map(|p| !p.is_empty()).unwrap_or(false) {
         let _ = signal_all(&st.cgroups, Signal::SIGKILL);
     }
-    if let Err(e) = st.cgroups.remove() {
+    // Parents that create made (containerd's default cgroupsPath is
+    // /<namespace>/<id>) are shared with sibling containers created later:
+    // only the container's own directories must go; a parent is removed
+    // when nothing else uses it, and a busy one is no error.
+    let (own, parents): (Vec<PathBuf>, Vec<PathBuf>) =
+        st.cgroups.created.iter().cloned().partition(|p| {
+            st.cgroups.dirs.iter().any(|d| p.starts_with(&d.path))
+        });
+    let mut own_set = st.cgroups.clone();
+    own_set.created = own;
+    if let Err(e) = own_set.remove() {
         errors.push(e.to_string());
     }
+    remove_unused_parents(parents);
     if let Err(e) = root.remove(&st.id) {
         errors.push(e.to_string());
     }
     errors
+}
+
+/// rmdir each parent cgroup, deepest first, once: a parent with another
+/// container below it (or processes) stays.
+fn remove_unused_parents(mut parents: Vec<PathBuf>) {
+    parents.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for p in parents {
+        if let Err(e) = fs::remove_dir(&p) {
+            tracing::debug!("cgroup parent {} kept: {e}", p.display());
+        }
+    }
 }
 
 fn run_poststop_hooks(root: &Root, st: &ContainerState) {

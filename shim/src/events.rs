@@ -24,8 +24,8 @@ use containerd_shim_protos::shim::event::Envelope;
 use containerd_shim_protos::shim::events::ForwardRequest;
 use containerd_shim_protos::shim_async::{Client, EventsClient};
 use containerd_shim_protos::topics;
-use containerd_shim_protos::ttrpc::context;
 use containerd_shim_protos::ttrpc::r#async::transport::Socket;
+use containerd_shim_protos::ttrpc::{self, context};
 use tokio::sync::mpsc;
 
 const GIVE_UP_AFTER: Duration = Duration::from_secs(300);
@@ -152,6 +152,11 @@ async fn forward_loop(address: String, namespace: String, mut rx: mpsc::Unbounde
                 let ctx = context::with_duration(FORWARD_TIMEOUT);
                 match c.forward(ctx, &req).await {
                     Ok(_) => break,
+                    // containerd answered: retrying would not change that.
+                    Err(ttrpc::Error::RpcStatus(s)) => {
+                        tracing::warn!("forward {}: rejected: {}", ev.topic, s.message());
+                        break;
+                    }
                     Err(e) => {
                         tracing::warn!("forward {}: {e:?}", ev.topic);
                         client = None;

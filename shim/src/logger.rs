@@ -4,11 +4,13 @@
 //! the fifo is full a line is dropped instead of stalling the shim.
 
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 
 use tracing::Level;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::prelude::*;
 
 #[derive(Clone)]
 struct FifoWriter(Arc<OwnedFd>);
@@ -36,20 +38,28 @@ pub fn init(debug: bool) {
         .write(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open("log");
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
+    // libcontainer reports things that are normal for us (controllers this
+    // host lacks) as warnings: only its errors, unless debugging.
+    let dep = if debug { Level::DEBUG } else { Level::ERROR };
+    let filter = Targets::new()
+        .with_default(level)
+        .with_target("libcontainer", dep)
+        .with_target("libcgroups", dep);
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(false)
         .with_target(false)
         .without_time();
     let res = match fifo {
         Ok(f) => {
             let fd = Arc::new(OwnedFd::from(f));
-            let _ = fd.as_raw_fd();
-            builder
-                .with_writer(move || FifoWriter(fd.clone()))
+            let layer = layer.with_writer(move || FifoWriter(fd.clone()));
+            tracing_subscriber::registry()
+                .with(layer.with_filter(filter))
                 .try_init()
         }
-        Err(_) => builder.with_writer(io::stderr).try_init(),
+        Err(_) => tracing_subscriber::registry()
+            .with(layer.with_writer(io::stderr).with_filter(filter))
+            .try_init(),
     };
     if let Err(e) = res {
         eprintln!("containerd-shim-rcrun-v2: logger: {e}");
