@@ -44,7 +44,10 @@ fn skip_reason() -> Option<String> {
     None
 }
 
-struct Collector(Arc<Mutex<Vec<(String, Any)>>>);
+/// (topic, event) as forwarded.
+type Forwarded = Arc<Mutex<Vec<(String, Any)>>>;
+
+struct Collector(Forwarded);
 
 #[async_trait]
 impl Events for Collector {
@@ -228,7 +231,7 @@ async fn kill(c: &TaskClient, id: &str, exec: &str, sig: u32) -> ttrpc::Result<E
     .await
 }
 
-fn started_events_server(path: &Path) -> (Server, Arc<Mutex<Vec<(String, Any)>>>) {
+fn started_events_server(path: &Path) -> (Server, Forwarded) {
     let got = Arc::new(Mutex::new(Vec::new()));
     let svc = create_events(Arc::new(Collector(got.clone())));
     let server = Server::new()
