@@ -24,6 +24,10 @@ enum Source {
     V2 { inotify: Inotify },
 }
 
+/// How long (ms, 1 ms steps) to wait after a v1 OOM notification for the
+/// kill to be counted.
+const V1_KILL_WAIT_STEPS: u32 = 50;
+
 pub struct OomWatcher {
     source: Source,
     memory_dir: PathBuf,
@@ -88,20 +92,42 @@ impl OomWatcher {
 
     /// After the fd was readable (or on exit): drains the notification and
     /// returns how many OOM kills happened since the last call. A wake-up
-    /// without a counter change (cgroup removal, `oom` without kill) is 0.
+    /// without a counter change (cgroup removal, OOM without kill) is 0.
     pub fn take_new_kills(&mut self) -> u64 {
-        match &self.source {
+        let v1 = match &self.source {
             Source::V1 { efd, .. } => {
                 let mut buf = [0u8; 8];
                 // SAFETY: the fd is owned by `efd` and stays open for this read.
                 let mut f = unsafe { File::from_raw_fd(efd.as_fd().as_raw_fd()) };
                 let _ = f.read(&mut buf);
                 std::mem::forget(f);
+                true
             }
             Source::V2 { inotify } => {
                 let _ = inotify.read_events();
+                false
+            }
+        };
+        let mut now = self.read_count().unwrap_or(self.last_count);
+        if v1 && now == self.last_count {
+            // v1 signals when the OOM *begins*; the victim is chosen and the
+            // counter bumped a moment later. Wait for it, briefly: a removed
+            // cgroup or a disabled OOM killer never bumps it.
+            for _ in 0..V1_KILL_WAIT_STEPS {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                now = self.read_count().unwrap_or(self.last_count);
+                if now != self.last_count {
+                    break;
+                }
             }
         }
+        let new = now.saturating_sub(self.last_count);
+        self.last_count = now;
+        new
+    }
+
+    /// Re-reads the counter without waiting (at container exit).
+    pub fn recount(&mut self) -> u64 {
         let now = self.read_count().unwrap_or(self.last_count);
         let new = now.saturating_sub(self.last_count);
         self.last_count = now;

@@ -104,7 +104,7 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         }
         if st.status() == Status::Stopped {
             if let Some(w) = watcher.as_mut() {
-                emit_ooms(&st, w.take_new_kills());
+                emit_ooms(&st, w.recount());
             }
             return Ok(0);
         }

@@ -73,7 +73,7 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
     let code = process::wait_forwarding_signals(st.pid);
     // Read the counters now, before delete removes the cgroup (the race that
     // loses OOM kills in other runtimes).
-    if oom.as_mut().is_some_and(|w| w.take_new_kills() > 0) {
+    if oom.as_mut().is_some_and(|w| w.recount() > 0) {
         let account = oom_account::account(&st);
         for line in oom_account::render_log_lines(&st.id, st.pid, &account) {
             tracing::warn!("{line}");

@@ -1,0 +1,192 @@
+#!/usr/bin/env bats
+# OOM kills told apart and explained (rcrun's own features: `state`'s "oom"
+# object, `events` {"type":"oom"}, `oom-report`, the warn line in the log).
+# A real process really allocates past the limit: busybox dd bs=200M.
+#   (a) init OOM-killed            (b) a child killed, init lives on
+#   (c) SIGTERM exit after an earlier child OOM is not "OOM-killed"
+#   (d) a kill caused by an ANCESTOR cgroup's limit
+#   plus: disableOOMKiller -> underOom, and the delete-right-after-exit race.
+# Skipped for runtimes without `oom-report` (runc).
+
+bats_require_minimum_version 1.5.0
+load ../lib/common
+
+setup_file() { suite_setup_file; }
+teardown_file() { suite_teardown_file; }
+setup() {
+	suite_setup
+	if ! "$RUNTIME" oom-report --help >/dev/null 2>&1; then
+		skip "$(basename "$RUNTIME") has no oom-report (rcrun feature)"
+	fi
+	cg_has memory.limit || skip "no memory controller for the test parent"
+}
+teardown() {
+	# the `events` reader of test (b), if the test failed before it ended
+	[[ -n ${EVPID:-} ]] && kill "$EVPID" 2>/dev/null && wait "$EVPID" 2>/dev/null
+	suite_teardown
+}
+
+DD='["dd","if=/dev/zero","of=/dev/null","bs=200M","count=1"]'
+LIMIT=134217728
+
+# oom_counter CGPATH: the oom_kill counter of a container cgroup.
+oom_counter() { cg_value "$1" memory.oom_kill; }
+
+# wait_oom CGPATH: until the cgroup counted an OOM kill (10 s at most).
+wait_oom() {
+	local i n
+	for ((i = 0; i < 200; i++)); do
+		n=$(oom_counter "$1" 2>/dev/null)
+		[[ ${n:-0} -ge 1 ]] && return 0
+		sleep 0.05
+	done
+	echo "no OOM kill counted in $1 after 10s (oom_kill='$n')" >&2
+	return 1
+}
+
+@test "(a) init OOM-killed: state.oom.initOomKilled, report names init as the victim" {
+	local id pid st
+	id=$(ctr_id oom-a)
+	make_bundle "$BATS_TEST_TMPDIR/$id" ".linux.resources.memory = {limit: $LIMIT} | .process.args = $DD"
+	ctr_create rt "$id"
+	[[ $RC -eq 0 ]] || { echo "create: $ERR"; false; }
+	pid=$(ctr_pid rt "$id")
+	rc_of rt start "$id"
+	wait_status rt "$id" stopped
+	st=$(rt state "$id")
+	echo "$st"
+	assert_eq "initOomKilled" true "$(jq -r .oom.initOomKilled <<<"$st")"
+	assert_eq "limitHitByAncestor" false "$(jq -r .oom.limitHitByAncestor <<<"$st")"
+	[[ $(jq -r .oom.oomKills <<<"$st") -ge 1 ]]
+	run rt oom-report --format json "$id"
+	echo "$output"
+	assert_eq "victim pid" "$pid" "$(jq -r '.kills[-1].pid' <<<"$output")"
+	assert_eq "victim command" dd "$(jq -r '.kills[-1].command' <<<"$output")"
+	assert_eq "limit at the kill (kB)" $((LIMIT / 1024)) "$(jq -r '.kills[-1].limit_kb // (.counters.limit / 1024)' <<<"$output")"
+	run rt oom-report "$id"
+	echo "$output"
+	[[ $output == *"the container's init process"* ]]
+	[[ $output == *"the container's own memory limit"* ]]
+	rc_of rt delete "$id"
+	[[ $RC -eq 0 ]]
+}
+
+@test "(b) child OOM-killed, init lives on: events prints oom at once, init not OOM-killed" {
+	local id st
+	id=$(ctr_id oom-b)
+	make_bundle "$BATS_TEST_TMPDIR/$id" ".linux.resources.memory = {limit: $LIMIT} | .process.args = [\"sh\",\"-c\",\"sleep 0.5; dd if=/dev/zero of=/dev/null bs=200M count=1; sleep 600\"]"
+	ctr_create rt "$id"
+	[[ $RC -eq 0 ]] || { echo "create: $ERR"; false; }
+	rt events --interval 60s "$id" >"$BATS_TEST_TMPDIR/events" 2>"$BATS_TEST_TMPDIR/events.err" 3>&- &
+	EVPID=$!
+	sleep 0.2
+	rc_of rt start "$id"
+	wait_oom "$CG_PARENT/$id"
+	# the event is emitted as soon as the kernel counts the kill
+	local i
+	for ((i = 0; i < 40; i++)); do
+		grep -q '"oom"' "$BATS_TEST_TMPDIR/events" && break
+		sleep 0.05
+	done
+	cat "$BATS_TEST_TMPDIR/events"
+	assert_eq "oom events" 1 "$(grep -c '"type":"oom"' "$BATS_TEST_TMPDIR/events")"
+	assert_eq "status" running "$(ctr_status rt "$id")"
+	st=$(rt state "$id")
+	assert_eq "initOomKilled" false "$(jq -r .oom.initOomKilled <<<"$st")"
+	assert_eq "oomKills" 1 "$(jq -r .oom.oomKills <<<"$st")"
+	ctr_kill_delete rt "$id"
+	wait "$EVPID" || true
+	EVPID=""
+	# events ends by itself when the container stops
+	assert_eq "oom events after exit" 1 "$(grep -c '"type":"oom"' "$BATS_TEST_TMPDIR/events")"
+}
+
+@test "(c) container exits on SIGTERM after an earlier child OOM: not OOM-killed" {
+	local id st
+	id=$(ctr_id oom-c)
+	make_bundle "$BATS_TEST_TMPDIR/$id" ".linux.resources.memory = {limit: $LIMIT} | .process.args = [\"sh\",\"-c\",\"trap 'exit 143' TERM; dd if=/dev/zero of=/dev/null bs=200M count=1; while :; do sleep 0.1; done\"]"
+	ctr_run_d rt "$id"
+	wait_oom "$CG_PARENT/$id"
+	rc_of rt kill "$id" TERM
+	wait_status rt "$id" stopped
+	st=$(rt state "$id")
+	echo "$st"
+	assert_eq "initOomKilled" false "$(jq -r .oom.initOomKilled <<<"$st")"
+	assert_eq "oomKills" 1 "$(jq -r .oom.oomKills <<<"$st")"
+	rc_of rt delete "$id"
+	[[ $RC -eq 0 ]]
+}
+
+@test "(d) kill caused by an ANCESTOR cgroup's limit is reported as such" {
+	local id anc st
+	id=$(ctr_id oom-d)
+	anc=$CG_PARENT/anc-$id
+	# the ancestor (made by the test) has the limit; the container has none
+	mkdir -p "$(cg_mount memory)$anc"
+	if [[ -e $(cg_mount memory)$anc/memory.limit_in_bytes ]]; then
+		echo $((64 * 1048576)) >"$(cg_mount memory)$anc/memory.limit_in_bytes"
+	else
+		echo $((64 * 1048576)) >"$(cg_mount memory)$anc/memory.max"
+		echo +memory >"$(cg_mount memory)$anc/cgroup.subtree_control"
+	fi
+	make_bundle "$BATS_TEST_TMPDIR/$id" ".linux.cgroupsPath = \"$anc/$id\" | .process.args = $DD"
+	ctr_run_d rt "$id" || true
+	wait_status rt "$id" stopped
+	st=$(rt state "$id")
+	echo "$st"
+	run rt oom-report "$id"
+	echo "$output"
+	assert_eq "limitHitByAncestor" true "$(jq -r .oom.limitHitByAncestor <<<"$st")"
+	assert_eq "oomCgroup" "$anc" "$(jq -r .oom.oomCgroup <<<"$st")"
+	assert_eq "initOomKilled" true "$(jq -r .oom.initOomKilled <<<"$st")"
+	[[ $output == *"ANCESTOR cgroup $anc"* ]]
+	rc_of rt delete "$id"
+	[[ $RC -eq 0 ]]
+	# the memory dir of the ancestor is the test's; in the other hierarchies
+	# the runtime made it and delete removed it (the leak check verifies)
+	rmdir "$(cg_mount memory)$anc"
+}
+
+@test "disableOOMKiller: the container freezes at its limit and state says underOom" {
+	[[ $CG_LAYOUT != v2 ]] || skip "cgroup v2 has no OOM-killer switch"
+	local id st i
+	id=$(ctr_id oom-dis)
+	make_bundle "$BATS_TEST_TMPDIR/$id" ".linux.resources.memory = {limit: 33554432, disableOOMKiller: true} | .process.args = [\"dd\",\"if=/dev/zero\",\"of=/dev/null\",\"bs=64M\",\"count=1\"]"
+	ctr_run_d rt "$id"
+	for ((i = 0; i < 100; i++)); do
+		st=$(rt state "$id")
+		[[ $(jq -r '.oom.underOom // false' <<<"$st") == true ]] && break
+		sleep 0.05
+	done
+	echo "$st"
+	assert_eq "underOom" true "$(jq -r .oom.underOom <<<"$st")"
+	assert_eq "status" running "$(jq -r .status <<<"$st")"
+	assert_eq "oomKills" 0 "$(jq -r .oom.oomKills <<<"$st")"
+	ctr_kill_delete rt "$id"
+}
+
+@test "delete right after exit, repeated: every OOM logged, no false ones" {
+	local n=${RCRUN_OOM_RACE_N:-15} i id log rc
+	for ((i = 0; i < n; i++)); do
+		for kind in oom ok; do
+			id=$(ctr_id "race-$kind-$i")
+			log=$BATS_TEST_TMPDIR/$id.log
+			if [[ $kind == oom ]]; then
+				make_bundle "$BATS_TEST_TMPDIR/$id" ".linux.resources.memory = {limit: $LIMIT} | .process.args = $DD"
+			else
+				make_bundle "$BATS_TEST_TMPDIR/$id" ".linux.resources.memory = {limit: $LIMIT} | .process.args = [\"true\"]"
+			fi
+			# `run` deletes the container (and its cgroup) right after exit
+			rc=0
+			"$RUNTIME" --root "$RT_ROOT" --log "$log" run --bundle "$BATS_TEST_TMPDIR/$id" "$id" </dev/null >/dev/null 2>&1 3>&- || rc=$?
+			if [[ $kind == oom ]]; then
+				[[ $rc -eq 137 ]] || { echo "round $i: OOM run exited $rc"; false; }
+				grep -q "OOM kill in container $id: pid [0-9]* (dd) = init" "$log" || { echo "round $i: no OOM line"; cat "$log"; false; }
+			else
+				[[ $rc -eq 0 ]] || { echo "round $i: plain run exited $rc"; false; }
+				! grep -q "OOM" "$log" || { echo "round $i: false OOM"; cat "$log"; false; }
+			fi
+			rm -rf "${BATS_TEST_TMPDIR:?}/$id"
+		done
+	done
+}
