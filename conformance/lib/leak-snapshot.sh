@@ -46,8 +46,9 @@ for d in "${sd[@]}"; do
 	done
 done
 
-# processes: root/cwd in the scratch dir or the tag in their names, or the
-# scratch dir / tag in the command line; never our own ancestors.
+# processes: root/cwd in the scratch dir or the tag in their names, the
+# scratch dir / tag in the command line, or a cgroup of ours; never our own
+# ancestors or this script's children.
 declare -A skip=()
 self=$$
 p=$$
@@ -61,8 +62,10 @@ while [[ -n $p && $p != 0 ]]; do
 done
 {
 	find /proc/[0-9]*/root /proc/[0-9]*/cwd -maxdepth 0 \( -lname "$tmp*" -o -lname "*rct${tag}*" \) 2>/dev/null
-	# patterns via /dev/fd so that grep's own command line does not match
-	grep -laF -f <(printf '%s\n' "$tmp" "rct$tag" "rcrun-test-$tag") /proc/[0-9]*/cmdline 2>/dev/null
+	# patterns via /dev/fd so that grep's own command line does not match;
+	# /proc/PID/cgroup catches container processes (pivot_root'ed: their
+	# root link reads "/")
+	grep -laF -f <(printf '%s\n' "$tmp" "rct$tag" "rcrun-test-$tag") /proc/[0-9]*/cmdline /proc/[0-9]*/cgroup 2>/dev/null
 } | while IFS=/ read -r _ _ pid _; do
 	[[ -n ${skip[$pid]:-} ]] && continue
 	st="" ppid=""

@@ -11,8 +11,9 @@
 #                 (only ours unless RCRUN_TEST_STRICT_MOUNTS=1, see leak-snapshot.sh)
 #   state <root>/<entry>                 entries under the runtimes' --root
 #                                        dirs (and docker's runtime roots)
-#   proc <pid> <comm>                    processes whose root, cwd or command
-#                                        line mention the run's temp dir / tag
+#   proc <pid> <comm>                    processes whose root, cwd, command
+#                                        line or cgroup mention the run's temp
+#                                        dir / tag
 # Anything new after the test is a leak; anything that disappeared (except
 # processes) is reported too (a runtime must not remove what it did not make).
 
