@@ -291,10 +291,7 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
     match st.status() {
         Status::Stopped => {}
         Status::Created | Status::Creating => kill_and_wait(&st)?,
-        s if force => {
-            let _ = s;
-            kill_and_wait(&st)?
-        }
+        _ if force => kill_and_wait(&st)?,
         s => {
             return Err(Error::State(format!(
                 "cannot delete container {id} that is not stopped: {s}"
