@@ -322,14 +322,36 @@ cg_value() {
 }
 
 # cg_value_inside WHICH ID KEY: logical value read from inside the container
-# (exec cat of the container's own /sys/fs/cgroup view).  Fails if the
-# container does not see the file.
+# (exec of the container's own view).  The container's /sys/fs/cgroup[/<c>]
+# may be rooted at its own cgroup (v1 bind mount, or a cgroup namespace) or
+# show the whole hierarchy (cgroup2 mounted without a cgroup namespace, as
+# runc does on v2): look at <mount>/<own path from /proc/self/cgroup>/FILE
+# first, then <mount>/FILE.  Fails if the container does not see the file.
 cg_value_inside() {
-	local which=$1 id=$2 key=$3 cf c f d raw
+	local which=$1 id=$2 key=$3 cf c f d raw v1c=""
 	cf=$(cg_logical "$key") || return 1
 	c=${cf%% *} f=${cf#* }
 	d=$(cg_inside_dir "$c") || return 1
-	raw=$("$which" exec "$id" cat "$d/$f" </dev/null 2>/dev/null 3>&-) || return 1
+	if [[ $(cg_ctrl_version "$c") == 1 ]]; then
+		v1c=$c
+		[[ $c == systemd ]] && v1c=name=systemd
+		[[ $c == io ]] && v1c=blkio
+	fi
+	# shellcheck disable=SC2016
+	raw=$("$which" exec "$id" /bin/sh -c '
+		c=$1 d=$2 f=$3 p=""
+		while IFS=: read -r n ctrls path; do
+			if [ -z "$c" ]; then
+				[ "$n" = 0 ] && [ -z "$ctrls" ] && { p=$path; break; }
+			else
+				case ",$ctrls," in *",$c,"*) p=$path; break ;; esac
+			fi
+		done </proc/self/cgroup
+		if [ -n "$p" ] && [ "$p" != / ] && [ -e "$d$p/$f" ]; then
+			cat "$d$p/$f"
+		else
+			cat "$d/$f"
+		fi' sh "$v1c" "$d" "$f" </dev/null 2>/dev/null 3>&-) || return 1
 	_cg_normalize "$key" "$raw"
 }
 
