@@ -138,7 +138,7 @@ res_check() {
 
 @test "cpu.idle = 1" {
 	need cpu.idle
-	RES_GAP=cpu-idle-v1 res_check idle '{"cpu":{"idle":1}}' cpu.idle=1
+	RES_GAP=cpu-idle res_check idle '{"cpu":{"idle":1}}' cpu.idle=1
 }
 
 # ------------------------------------------------------------------ pids ---
