@@ -207,7 +207,16 @@ touch "$vmlinux" "$initrd"
 find "$cache" -maxdepth 1 -type f \( -name 'vmlinux-*' -o -name 'initramfs-*' \) -mtime +7 -delete 2>/dev/null || true
 
 # ------------------------------------------------------------------- run ----
+# Scratch dirs of runs that were SIGKILLed (no trap ran): their owner is gone.
+for d in "${TMPDIR:-/tmp}"/rcrun-vm.*; do
+	[[ -f $d/owner.pid ]] || continue
+	o=$(<"$d/owner.pid")
+	[[ $o =~ ^[0-9]+$ ]] || continue
+	kill -0 "$o" 2>/dev/null && continue
+	[[ -n $(find "$d/owner.pid" -mmin +1 2>/dev/null) ]] && rm -rf "$d"
+done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rcrun-vm.XXXXXX")
+echo $$ >"$tmp/owner.pid"
 qpid=
 spid=
 cleanup() {
@@ -231,9 +240,9 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap 'err "interrupted (SIGINT), stopping the VM"; exit 130' INT
+trap 'err "terminated (SIGTERM), stopping the VM"; exit 143' TERM
+trap 'err "hangup (SIGHUP), stopping the VM"; exit 129' HUP
 
 mkdir -p "$tmp/ctl"
 {
@@ -300,7 +309,10 @@ qargs=(
 )
 
 start=$(date +%s.%N)
-"$qemu" "${qargs[@]}" </dev/null >"$tmp/qemu.log" 2>&1 &
+# If this script is SIGKILLed (no trap runs), qemu gets SIGKILL too.
+pdeath=()
+if setpriv --help 2>/dev/null | grep -q -- --pdeathsig; then pdeath=(setpriv --pdeathsig KILL --); fi
+"${pdeath[@]}" "$qemu" "${qargs[@]}" </dev/null >"$tmp/qemu.log" 2>&1 &
 qpid=$!
 
 if [[ ${RCRUN_VM_VERBOSE:-0} == 1 ]]; then
