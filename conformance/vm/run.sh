@@ -30,6 +30,9 @@
 #   RCRUN_VM_VERBOSE=1 stream the guest kernel console to stderr
 #   RCRUN_VM_CONSOLE_LOG  also copy the guest kernel console log to this file
 set -euo pipefail
+# The whole script is one { } block: bash parses it completely before running
+# it, so editing this file does not break runs in progress.
+{
 
 prog=${0##*/}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -388,3 +391,5 @@ for _ in $(seq 1 20); do
 done
 err "$layout VM: command exited $rc after ${elapsed}s"
 exit "$rc"
+exit
+}

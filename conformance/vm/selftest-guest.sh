@@ -5,6 +5,9 @@
 #
 #   selftest-guest.sh [runtime]      (default: runc)
 set -euo pipefail
+# The whole script is one { } block: bash parses it completely before running
+# it, so editing this file does not break runs in progress.
+{
 
 runtime=${1:-runc}
 layout=${RCRUN_VM_LAYOUT:?not inside a conformance VM}
@@ -105,3 +108,5 @@ fi
 
 echo "== $fails failure(s)"
 [[ $fails -eq 0 ]]
+exit
+}

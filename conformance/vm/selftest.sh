@@ -6,6 +6,9 @@
 #
 #   conformance/vm/selftest.sh [v1|v2]... [-- runtime]   (default: v2 v1, runc)
 set -euo pipefail
+# The whole script is one { } block: bash parses it completely before running
+# it, so editing this file does not break runs in progress.
+{
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 repo=$(cd "$here/../.." && pwd -P)
 
@@ -28,3 +31,5 @@ for l in "${layouts[@]}"; do
 	fi
 done
 exit $rc
+exit
+}
