@@ -27,6 +27,7 @@ mod logger;
 mod mount;
 mod service;
 mod stats;
+mod trim;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
@@ -167,8 +168,17 @@ async fn run(flags: &Flags) -> Result<()> {
     }
     tracing::info!(id = %flags.id, pid = std::process::id(), "shim serving");
 
+    // Trim (trim.rs) a second after the last request or exit.
+    let idle = Duration::from_secs(1);
+    let mut trim_at = Some(tokio::time::Instant::now() + idle);
     loop {
+        let deadline = trim_at.unwrap_or_else(|| tokio::time::Instant::now() + idle);
         tokio::select! {
+            _ = trim::ACTIVITY.notified() => trim_at = Some(tokio::time::Instant::now() + idle),
+            _ = tokio::time::sleep_until(deadline), if trim_at.is_some() => {
+                trim::trim();
+                trim_at = None;
+            }
             _ = sigchld.recv() => svc.reap().await,
             _ = sigterm.recv() => tracing::debug!("SIGTERM ignored"),
             _ = sigint.recv() => tracing::debug!("SIGINT ignored"),
