@@ -8,7 +8,8 @@
 # 2. cargo build --release          the workspace (target/release/rcrun)
 # 3. cargo fmt --all -- --check
 # 4. cargo clippy --all-targets -- -D warnings
-# 5. cargo test --workspace
+# 5. cargo test --workspace --release  (reuses the release build: no second
+#                                     full compile of the dependencies)
 # 6. conformance/run.sh             host conformance suite (TAP)
 # 7. conformance/vm/run.sh v2, v1   the suite on pure cgroup v2 / v1 VMs
 #                                   (only when conformance/vm/run.sh exists;
@@ -62,7 +63,7 @@ fi
 step "cargo build --release" cargo build --release
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --all-targets -- -D warnings
-step "cargo test" cargo test --workspace
+step "cargo test" cargo test --workspace --release
 
 # CI runs on a dedicated machine: every mountinfo line counts for leaks.
 export RCRUN_TEST_STRICT_MOUNTS=${RCRUN_TEST_STRICT_MOUNTS:-1}
