@@ -246,6 +246,25 @@ wait_task_status() { # ID STATUS
 	shim_gone
 }
 
+@test "shim: a killed shim is cleaned up by the delete action (137, no cgroup/mount left)" {
+	events_start
+	start_d dead1 sleep 600
+	local p
+	p=$(containerd_shim_pids)
+	[[ $(wc -w <<<"$p") -eq 1 ]]
+	kill -KILL "$p"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -q '/tasks/exit .*"dead1"' "$BATS_TEST_TMPDIR/events" && break
+		sleep 0.1
+	done
+	grep '/tasks/exit .*"dead1"' "$BATS_TEST_TMPDIR/events" | grep -q '"exit_status":137' ||
+		{ cat "$BATS_TEST_TMPDIR/events"; false; }
+	cctr task delete dead1 >/dev/null 2>&1 || true
+	cctr container delete dead1
+	shim_gone
+}
+
 @test "shim: one thread and a small RSS per container (reported)" {
 	start_d f1 sleep 600
 	local p rss threads

@@ -194,6 +194,22 @@ pub fn load_options(bundle: &Path) -> Option<PersistedOptions> {
     serde_json::from_slice(&data).ok()
 }
 
+/// A shim killed outright leaves its socket: remove it, unless a shim still
+/// serves there (a pod's shim serving its other containers).
+fn remove_dead_socket(flags: &Flags, bundle: &Path) {
+    let group = std::env::set_current_dir(bundle)
+        .map(|()| grouping(&flags.id))
+        .unwrap_or_else(|_| flags.id.clone());
+    let address = containerd_shim::socket_address(&flags.address, &flags.namespace, &group);
+    let path = socket_path(&address);
+    let is_socket = std::fs::symlink_metadata(path)
+        .map(|m| m.file_type().is_socket())
+        .unwrap_or(false);
+    if is_socket && UnixStream::connect(path).is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// The `delete` action: clean up after a dead shim. Writes the encoded
 /// DeleteResponse to stdout.
 pub fn delete(flags: &Flags) -> Result<()> {
@@ -211,6 +227,7 @@ pub fn delete(flags: &Flags) -> Result<()> {
     }
     crate::mount::unmount_rootfs(&bundle.join("rootfs"));
     let _ = std::fs::remove_file(bundle.join(OPTIONS_FILE));
+    remove_dead_socket(flags, &bundle);
     let resp = DeleteResponse {
         pid: 0,
         exit_status: 128 + libc::SIGKILL as u32,

@@ -503,6 +503,14 @@ impl Service {
                     req.id
                 )));
             }
+            // A process joining a frozen cgroup never reports ready: the
+            // library would wait for it with this (only) thread.
+            if c.paused {
+                return Err(Error::FailedPrecondition(format!(
+                    "cannot exec in paused container {}",
+                    req.id
+                )));
+            }
             let bundle = c.bundle.clone();
             let root = c.root.clone();
             let p = c.process(&req.exec_id)?;

@@ -6,12 +6,12 @@
 //! - free heap that malloc keeps;
 //! - the main stack below where the loop waits (create/exec run deep).
 //!
-//! After a quiet spell the shim unmaps the clean file pages of read-only
-//! mappings that have no private (copy-on-write) page — they fault back in
-//! from the page cache on next use, at the cost of a minor fault —, trims
-//! malloc, and releases the stack below the current frame. Only mappings
-//! without a private page are touched: RELRO segments, whose relocated
-//! pages are private, are left alone, so nothing written is ever dropped.
+//! After a quiet spell the shim unmaps the clean page-cache pages of its
+//! read-only file mappings — they fault back in on next use, at the cost of a
+//! minor fault —, trims malloc, and releases the stack below the current
+//! frame. /proc/self/pagemap tells which pages are private copies (RELRO
+//! data the loader relocated) or swapped out: those are never touched, so
+//! nothing written is ever dropped.
 
 use tokio::sync::Notify;
 
@@ -30,60 +30,79 @@ const STACK_KEEP: usize = 16 * 1024;
 pub fn trim() {
     // SAFETY: malloc_trim is safe to call at any time.
     unsafe { libc::malloc_trim(0) };
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return;
     };
-    let here = &smaps as *const _ as usize;
-    let mut cur: Option<(usize, usize, bool, bool)> = None; // start, end, file+ro, stack
-    let flush = |m: Option<(usize, usize, bool, bool)>, anon: u64| {
-        let Some((start, end, ro_file, stack)) = m else {
-            return;
-        };
-        if ro_file && anon == 0 {
-            // SAFETY: a read-only private file mapping without private pages:
-            // zapping it loses nothing, pages come back from the page cache.
-            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
-        } else if stack && here > start + STACK_KEEP && here < end {
-            let top = (here - STACK_KEEP) & !4095;
-            if top > start {
-                // SAFETY: below the current frame minus a generous margin
-                // nothing on the stack is live; a later use faults in zeros.
-                unsafe {
-                    libc::madvise(start as *mut libc::c_void, top - start, libc::MADV_DONTNEED)
-                };
-            }
-        }
+    let Ok(pagemap) = std::fs::File::open("/proc/self/pagemap") else {
+        return;
     };
-    let mut anon = 0u64;
-    for line in smaps.lines() {
-        if let Some(v) = line.strip_prefix("Anonymous:") {
-            anon = v
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .unwrap_or(u64::MAX);
-            continue;
-        }
+    let here = &maps as *const _ as usize;
+    for line in maps.lines() {
         let mut f = line.split_whitespace();
         let (Some(range), Some(perms)) = (f.next(), f.next()) else {
             continue;
         };
+        let path = f.nth(3).unwrap_or("");
         let Some((a, b)) = range.split_once('-') else {
             continue;
         };
-        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
+        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+        else {
             continue;
         };
-        // A mapping header: flush the previous mapping.
-        flush(cur.take(), anon);
-        anon = u64::MAX;
-        let path = f.nth(3).unwrap_or("");
-        let ro_file = path.starts_with('/')
-            && perms.len() == 4
-            && !perms.contains('w')
-            && perms.ends_with('p');
-        cur = Some((a, b, ro_file, path == "[stack]"));
+        if path.starts_with('/') && (perms == "r-xp" || perms == "r--p") {
+            drop_file_pages(&pagemap, start, end);
+        } else if path == "[stack]" && here > start + STACK_KEEP && here < end {
+            let top = (here - STACK_KEEP) & !(PAGE - 1);
+            // SAFETY: below the current frame minus a generous margin nothing
+            // on the stack is live; a later use faults in zero pages.
+            unsafe { libc::madvise(start as *mut libc::c_void, top - start, libc::MADV_DONTNEED) };
+        }
     }
-    flush(cur.take(), anon);
+}
+
+const PAGE: usize = 4096;
+const PM_PRESENT: u64 = 1 << 63;
+const PM_SWAPPED: u64 = 1 << 62;
+const PM_FILE: u64 = 1 << 61;
+
+/// Unmaps the runs of pages of a read-only private file mapping that hold
+/// nothing private: a page is skipped when it is a private copy (present
+/// and not a file page: relocated RELRO data) or swapped out.
+fn drop_file_pages(pagemap: &std::fs::File, start: usize, end: usize) {
+    use std::os::unix::fs::FileExt;
+    let n = (end - start) / PAGE;
+    let mut buf = vec![0u8; n * 8];
+    if pagemap
+        .read_exact_at(&mut buf, (start / PAGE * 8) as u64)
+        .is_err()
+    {
+        return;
+    }
+    let mut run: Option<usize> = None;
+    for i in 0..=n {
+        let safe = i < n && {
+            let mut e = [0u8; 8];
+            e.copy_from_slice(&buf[i * 8..i * 8 + 8]);
+            let e = u64::from_ne_bytes(e);
+            let private = e & PM_PRESENT != 0 && e & PM_FILE == 0;
+            !private && e & PM_SWAPPED == 0
+        };
+        match (safe, run) {
+            (true, None) => run = Some(i),
+            (false, Some(r)) => {
+                // SAFETY: every page of the run is a clean page-cache page
+                // (or not present): zapping loses nothing, it faults back in.
+                unsafe {
+                    libc::madvise(
+                        (start + r * PAGE) as *mut libc::c_void,
+                        (i - r) * PAGE,
+                        libc::MADV_DONTNEED,
+                    )
+                };
+                run = None;
+            }
+            _ => {}
+        }
+    }
 }

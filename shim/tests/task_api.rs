@@ -383,6 +383,13 @@ async fn task_api_end_to_end() {
         code(c.pause(ctx(), &pause).await),
         Code::FAILED_PRECONDITION
     );
+    // No exec into a frozen container (it would never report ready).
+    c.exec(ctx(), &exec("e9", &["true"])).await.unwrap();
+    assert_eq!(
+        code(c.start(ctx(), &start("e9")).await),
+        Code::FAILED_PRECONDITION
+    );
+    c.delete(ctx(), &dreq("e9")).await.unwrap();
     let resume = ResumeRequest {
         id: "c1".into(),
         ..Default::default()
