@@ -31,6 +31,9 @@ pub struct OomKill {
     pub oom_score_adj: i64,
     /// The `memory: usage ..., limit ..., failcnt ...` line before the kill
     /// (cgroup v1 kernels print it; v2 prints memory.events style lines).
+    /// On v1, when that counter never failed (failcnt 0) but the
+    /// `memory+swap:` one did (memsw limit == memory limit: the memsw counter
+    /// trips first), these are the memory+swap counter's numbers.
     pub usage_kb: Option<u64>,
     pub limit_kb: Option<u64>,
     pub failcnt: Option<u64>,
@@ -67,6 +70,19 @@ pub fn parse(records: &[(u64, String)]) -> Vec<OomKill> {
             let failcnt = kb_after(rest, "failcnt ");
             if let (Some(u), Some(l)) = (usage, limit) {
                 pending_usage = Some((u, l, failcnt.unwrap_or(0)));
+            }
+        } else if let Some(rest) = msg.strip_prefix("memory+swap: usage ") {
+            // v1, right after the "memory:" line.  With the memsw limit equal
+            // to the memory limit this counter fails first and memory's
+            // failcnt stays 0: report the counter that was hit.
+            let usage = kb_after(rest, "");
+            let limit = kb_after(rest, "limit ");
+            let failcnt = kb_after(rest, "failcnt ").unwrap_or(0);
+            match (pending_usage, usage, limit) {
+                (Some((_, _, 0)), Some(u), Some(l)) if failcnt > 0 => {
+                    pending_usage = Some((u, l, failcnt));
+                }
+                _ => {}
             }
         } else if let Some(rest) = msg.strip_prefix("oom-kill:") {
             let mut k = OomKill {
@@ -185,6 +201,27 @@ mod tests {
         assert_eq!(k[0].anon_rss_kb, 130960);
         assert_eq!(k[0].limit_kb, Some(131072));
         assert_eq!(k[0].failcnt, Some(42));
+    }
+
+    #[test]
+    fn v1_memsw_counter_that_tripped_is_reported() {
+        let kill = "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/t/c1,task_memcg=/t/c1,task=dd,pid=9,uid=0";
+        // swap == limit: memory+swap fails first, memory's failcnt is 0
+        let k = parse(&recs(&[
+            "memory: usage 131072kB, limit 131072kB, failcnt 0",
+            "memory+swap: usage 131072kB, limit 131072kB, failcnt 35",
+            "kmem: usage 1000kB, limit 9007199254740988kB, failcnt 0",
+            kill,
+        ]));
+        assert_eq!(k[0].failcnt, Some(35));
+        assert_eq!(k[0].limit_kb, Some(131072));
+        // memory's own counter failed: its numbers stay
+        let k = parse(&recs(&[
+            "memory: usage 131072kB, limit 131072kB, failcnt 7",
+            "memory+swap: usage 131072kB, limit 9007199254740988kB, failcnt 0",
+            kill,
+        ]));
+        assert_eq!((k[0].limit_kb, k[0].failcnt), (Some(131072), Some(7)));
     }
 
     #[test]
