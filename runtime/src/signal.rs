@@ -14,7 +14,9 @@ pub fn parse(raw: &str) -> Result<Signal, String> {
     } else {
         format!("SIG{upper}")
     };
-    Signal::from_str(&name).map_err(|_| format!("signal: unknown signal {raw:?}"))
+    Signal::from_str(&name).map_err(|_| {
+        format!("signal: unknown signal {raw:?} (use a name such as TERM, KILL, HUP, USR1, or its number)")
+    })
 }
 
 #[cfg(test)]

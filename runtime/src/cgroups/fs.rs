@@ -45,6 +45,12 @@ fn write_hint(file: &str, e: &std::io::Error) -> &'static str {
         ("cpu.rt_runtime_us" | "cpu.rt_period_us", Some(libc::EINVAL | libc::EBUSY)) => {
             " (real-time runtime must fit in the parent's cpu.rt_runtime_us)"
         }
+        ("cpuset.cpus", Some(libc::ERANGE)) => {
+            " (names a CPU this host does not have: see /sys/devices/system/cpu/online)"
+        }
+        ("cpuset.mems", Some(libc::ERANGE)) => {
+            " (names a memory node this host does not have: see /sys/devices/system/node/online)"
+        }
         ("cpuset.cpus" | "cpuset.mems", Some(libc::EINVAL)) => {
             " (must be a subset of the parent cgroup's cpuset)"
         }

@@ -19,36 +19,49 @@ pub struct Args {
     /// Other flags are ignored when given.
     #[arg(short, long)]
     pub resources: Option<PathBuf>,
+    /// Block IO weight, 10..1000 (cgroup v2: io.weight)
     #[arg(long)]
     pub blkio_weight: Option<u16>,
+    /// CPU CFS period in microseconds
     #[arg(long)]
     pub cpu_period: Option<u64>,
+    /// CPU CFS quota in microseconds per period (-1 = unlimited)
     #[arg(long, allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,
+    /// CPU real-time period in microseconds (cgroup v1 only)
     #[arg(long)]
     pub cpu_rt_period: Option<u64>,
+    /// CPU real-time runtime in microseconds (cgroup v1 only)
     #[arg(long, allow_hyphen_values = true)]
     pub cpu_rt_runtime: Option<i64>,
+    /// CPU shares, 2..262144 (relative weight)
     #[arg(long)]
     pub cpu_share: Option<u64>,
+    /// CPUs the container may use (e.g. 0-3,6)
     #[arg(long)]
     pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use (e.g. 0-1)
     #[arg(long)]
     pub cpuset_mems: Option<String>,
     /// Memory limit (bytes, or with k/m/g suffix; -1 = unlimited)
     #[arg(long, allow_hyphen_values = true)]
     pub memory: Option<String>,
+    /// Memory soft limit (bytes, or with k/m/g suffix; -1 = unlimited)
     #[arg(long, allow_hyphen_values = true)]
     pub memory_reservation: Option<String>,
     /// Memory + swap limit (-1 = unlimited)
     #[arg(long, allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
+    /// Maximum number of processes (-1 or 0 = unlimited)
     #[arg(long, allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
+    /// Intel RDT L3 cache schema (not supported: rejected)
     #[arg(long)]
     pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema (not supported: rejected)
     #[arg(long)]
     pub mem_bw_schema: Option<String>,
+    /// Container id (letters, digits, '_', '+', '-', '.')
     pub container_id: String,
 }
 
@@ -143,14 +156,18 @@ fn from_flags(a: &Args) -> Result<LinuxResources> {
 }
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
-    let st = root.load(&args.container_id)?;
-    if st.status() == Status::Stopped {
-        return Err(Error::State("container not running".into()));
-    }
+    // Flags first: a malformed value is reported whatever the container.
     let resources = match &args.resources {
         Some(path) => read_resources(path)?,
         None => from_flags(args)?,
     };
+    let st = root.load(&args.container_id)?;
+    if st.status() == Status::Stopped {
+        return Err(Error::State(format!(
+            "container {:?} is stopped: only a created, running or paused container can be updated",
+            args.container_id
+        )));
+    }
     st.cgroups.update(&resources)?;
     Ok(0)
 }
