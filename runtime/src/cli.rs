@@ -33,8 +33,10 @@ pub struct Cli {
     /// Accepted for runc compatibility; ignored
     #[arg(long, global = true, value_name = "PATH", hide = true)]
     pub criu: Option<String>,
-    /// Accepted for runc compatibility: rootless mode is not supported
-    #[arg(long, global = true, value_name = "BOOL", hide = true)]
+    /// Accepted for runc compatibility: rootless mode is not supported.
+    /// Not global: `spec --rootless` is a different (boolean) flag, and
+    /// callers (go-runc) put this one before the subcommand.
+    #[arg(long, value_name = "BOOL", hide = true)]
     pub rootless: Option<String>,
     #[command(subcommand)]
     pub command: Command,
@@ -74,4 +76,106 @@ pub enum Command {
     Features(commands::features::Args),
     /// Write a default config.json
     Spec(commands::spec::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completion(commands::completion::Args),
+}
+
+/// A command-line mistake as ONE line: clap's message, the items it lists
+/// on the following lines, its tip and the usage line, e.g.
+/// `error: unrecognized subcommand 'creat' (tip: a similar subcommand
+/// exists: 'create'; usage: rcrun [OPTIONS] <COMMAND>)`.
+pub fn usage_error_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut head = String::new();
+    let mut notes: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with("For more information") {
+            continue;
+        }
+        if head.is_empty() {
+            head = t.to_string();
+        } else if let Some(u) = t.strip_prefix("Usage: ") {
+            notes.push(format!("usage: {u}"));
+        } else if let Some(v) = t.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+            notes.push(v.to_string());
+        } else if t.starts_with("tip:") {
+            notes.push(t.to_string());
+        } else if head.ends_with(':') {
+            head = format!("{head} {t}");
+        } else {
+            head = format!("{head}, {t}");
+        }
+    }
+    if notes.is_empty() {
+        head
+    } else {
+        format!("{head} ({})", notes.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (duplicate ids between global and
+    /// subcommand flags panic at parse time otherwise).
+    #[test]
+    fn command_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn spec_rootless_and_global_rootless_parse() {
+        let cli = Cli::try_parse_from(["rcrun", "--rootless", "false", "spec", "--rootless"]);
+        assert!(cli.is_ok(), "{cli:?}");
+        let cli = Cli::try_parse_from(["rcrun", "spec"]);
+        assert!(matches!(cli.map(|c| c.command), Ok(Command::Spec(_))));
+    }
+
+    #[test]
+    fn usage_errors_are_one_line() {
+        for argv in [
+            vec!["rcrun", "creat", "x"],
+            vec!["rcrun", "run"],
+            vec!["rcrun", "create", "--bundl", "x", "c1"],
+            vec!["rcrun", "completion", "nope"],
+            vec!["rcrun", "update", "--memory"],
+        ] {
+            let Err(e) = Cli::try_parse_from(&argv) else {
+                panic!("{argv:?} parsed");
+            };
+            let line = usage_error_line(&e);
+            assert!(
+                !line.contains('\n') && line.starts_with("error: "),
+                "{line}"
+            );
+        }
+        let Err(e) = Cli::try_parse_from(["rcrun", "creat", "x"]) else {
+            panic!("parsed");
+        };
+        assert_eq!(
+            usage_error_line(&e),
+            "error: unrecognized subcommand 'creat' (tip: a similar subcommand exists: 'create'; usage: rcrun [OPTIONS] <COMMAND>)"
+        );
+    }
+
+    /// Every argument and subcommand has a help line.
+    #[test]
+    fn every_argument_is_documented() {
+        let cmd = Cli::command();
+        let mut missing = Vec::new();
+        for sub in cmd.get_subcommands() {
+            if sub.get_about().is_none() {
+                missing.push(sub.get_name().to_string());
+            }
+            for a in sub.get_arguments() {
+                if !a.is_hide_set() && a.get_help().is_none() {
+                    missing.push(format!("{} {}", sub.get_name(), a.get_id()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "undocumented: {missing:?}");
+    }
 }

@@ -10,7 +10,22 @@ use rcrun::logging::{self, Format};
 use rcrun::state::Root;
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            eprintln!("{}", rcrun::cli::usage_error_line(&e));
+            std::process::exit(e.exit_code());
+        }
+    };
     let format = match Format::parse(&cli.log_format) {
         Ok(f) => f,
         Err(msg) => {
@@ -75,5 +90,6 @@ fn dispatch(cli: &Cli) -> rcrun::error::Result<i32> {
         Command::OomReport(a) => commands::oom_report::run(&root, a),
         Command::Features(a) => commands::features::run(a),
         Command::Spec(a) => commands::spec::run(a),
+        Command::Completion(a) => commands::completion::run(a),
     }
 }

@@ -26,6 +26,7 @@ pub struct Args {
     /// Pass N file descriptors after stdio to the container
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: i32,
+    /// Container id (letters, digits, '_', '+', '-', '.')
     pub container_id: String,
 }
 

@@ -9,6 +9,7 @@ pub struct Args {
     /// Kill the container first if it is running (SIGKILL)
     #[arg(short, long)]
     pub force: bool,
+    /// Container id (letters, digits, '_', '+', '-', '.')
     pub container_id: String,
 }
 

@@ -20,6 +20,7 @@ pub struct Args {
     /// Print stats once and exit
     #[arg(long)]
     pub stats: bool,
+    /// Container id (letters, digits, '_', '+', '-', '.')
     pub container_id: String,
 }
 

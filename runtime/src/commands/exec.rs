@@ -11,6 +11,7 @@ use crate::state::{Root, Status};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Unix socket that receives the pty master (with --tty)
     #[arg(long)]
     pub console_socket: Option<PathBuf>,
     /// Working directory inside the container
@@ -34,17 +35,22 @@ pub struct Args {
     /// Detach from the process
     #[arg(short, long)]
     pub detach: bool,
+    /// File to write the process's pid to
     #[arg(long)]
     pub pid_file: Option<PathBuf>,
+    /// SELinux label of the process (accepted for runc compatibility)
     #[arg(long)]
     pub process_label: Option<String>,
+    /// AppArmor profile of the process
     #[arg(long)]
     pub apparmor: Option<String>,
+    /// Set no_new_privs for the process
     #[arg(long)]
     pub no_new_privs: bool,
     /// Add a capability
     #[arg(short, long, num_args = 1)]
     pub cap: Vec<String>,
+    /// Pass N file descriptors after stdio to the process
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: i32,
     /// Allow exec in a paused container
@@ -53,7 +59,9 @@ pub struct Args {
     /// Run in this sub-cgroup of the container
     #[arg(long)]
     pub cgroup: Option<String>,
+    /// Container id (letters, digits, '_', '+', '-', '.')
     pub container_id: String,
+    /// Command and arguments to run (or use --process)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }

@@ -10,6 +10,7 @@ pub struct Args {
     /// Send the signal to every process of the container
     #[arg(short, long)]
     pub all: bool,
+    /// Container id (letters, digits, '_', '+', '-', '.')
     pub container_id: String,
     /// Signal name or number (default: SIGTERM)
     #[arg(default_value = "SIGTERM")]

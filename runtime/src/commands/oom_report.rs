@@ -10,6 +10,7 @@ pub struct Args {
     /// text or json
     #[arg(short, long, default_value = "text")]
     pub format: String,
+    /// Container id (letters, digits, '_', '+', '-', '.')
     pub container_id: String,
 }
 

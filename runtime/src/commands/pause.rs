@@ -5,6 +5,7 @@ use crate::state::{Root, Status};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Container id (letters, digits, '_', '+', '-', '.')
     pub container_id: String,
 }
 

@@ -10,6 +10,7 @@ pub struct Args {
     /// table or json
     #[arg(short, long, default_value = "table")]
     pub format: String,
+    /// Container id (letters, digits, '_', '+', '-', '.')
     pub container_id: String,
     /// Options passed to ps(1) (table format only)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

@@ -12,19 +12,25 @@ use crate::state::Root;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Path to the bundle (directory holding config.json)
     #[arg(short, long, default_value = ".")]
     pub bundle: PathBuf,
+    /// Unix socket that receives the pty master when process.terminal is true
     #[arg(long)]
     pub console_socket: Option<PathBuf>,
+    /// File to write the init pid to
     #[arg(long)]
     pub pid_file: Option<PathBuf>,
     /// Do not become a subreaper (accepted for runc compatibility)
     #[arg(long)]
     pub no_subreaper: bool,
+    /// Do not use pivot_root (for rootfs on ramfs)
     #[arg(long)]
     pub no_pivot: bool,
+    /// Do not create a session keyring
     #[arg(long)]
     pub no_new_keyring: bool,
+    /// Pass N file descriptors after stdio to the container
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: i32,
     /// Keep the container's state and cgroup after it exits
@@ -33,6 +39,7 @@ pub struct Args {
     /// Detach from the container's process
     #[arg(short, long)]
     pub detach: bool,
+    /// Container id (letters, digits, '_', '+', '-', '.')
     pub container_id: String,
 }
 

@@ -10,6 +10,7 @@ use crate::state::Root;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Container id (letters, digits, '_', '+', '-', '.')
     pub container_id: String,
 }
 
