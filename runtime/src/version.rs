@@ -4,16 +4,29 @@ use std::sync::LazyLock;
 
 pub const SHORT: &str = env!("CARGO_PKG_VERSION");
 
+/// The git commit rcrun was built from (runtime/build.rs), or "unknown".
+pub const COMMIT: &str = match option_env!("RCRUN_COMMIT") {
+    Some(c) => c,
+    None => "unknown",
+};
+
+/// The libcontainer version in Cargo.lock at build time.
+pub const LIBCONTAINER: &str = match option_env!("RCRUN_LIBCONTAINER_VERSION") {
+    Some(v) => v,
+    None => "unknown",
+};
+
 pub static LONG: LazyLock<String> = LazyLock::new(|| {
     let layout = match crate::cgroups::Hierarchies::detect() {
         Ok(h) => format!("{:?}", h.layout()).to_lowercase(),
         Err(e) => format!("unknown ({e})"),
     };
     format!(
-        "{}\ncommit: {}\nspec: {}\nlibcontainer: 0.7\ncgroup layout: {}",
+        "{}\ncommit: {}\nspec: {}\nlibcontainer: {}\ncgroup layout: {}",
         SHORT,
-        option_env!("RCRUN_COMMIT").unwrap_or("unknown"),
+        COMMIT,
         crate::state::OCI_VERSION,
+        LIBCONTAINER,
         layout
     )
 });
