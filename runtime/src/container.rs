@@ -138,7 +138,7 @@ fn create_in_dir(
     let lc_spec = spec::for_libcontainer(
         &bundle.spec,
         &bundle.rootfs,
-        libcontainer_cgroups_path(hierarchies, &st.cgroups)?,
+        libcontainer_cgroups(hierarchies, &st.cgroups)?.0,
     )?;
     let data =
         serde_json::to_vec(&lc_spec).map_err(|e| Error::Spec(format!("serialize spec: {e}")))?;
@@ -147,7 +147,8 @@ fn create_in_dir(
     fs::create_dir_all(&lc_root).map_err(|e| Error::io(&lc_root, e))?;
 
     let move_back = !opts.caller_exits;
-    let container = with_cgroups_joined(&st.cgroups, hierarchies, move_back, || {
+    let (_, self_join) = libcontainer_cgroups(hierarchies, &st.cgroups)?;
+    let container = with_cgroups_joined(&self_join, hierarchies, move_back, || {
         ContainerBuilder::new(st.id.clone(), SyscallType::Linux)
             .with_root_path(&lc_root)
             .and_then(|b| b.with_pid_file(opts.pid_file.as_ref()))
@@ -176,18 +177,53 @@ fn create_in_dir(
     root.save(st)
 }
 
-/// The cgroupsPath libcontainer's manager sees. On v1/hybrid an empty path
-/// makes it use the cgroups the calling process is in: we have moved
-/// ourselves into the container's cgroups (every hierarchy, including the
-/// unified and name=systemd ones libcgroups ignores on hybrid), so its
-/// `add_task` is a no-op. On v2 an empty path would mean the root cgroup, so
-/// it gets the container's path relative to the cgroup2 mount.
-fn libcontainer_cgroups_path(h: &Hierarchies, cg: &CgroupSet) -> Result<PathBuf> {
-    match cg.layout {
-        Layout::V2 => cg.v2_relative_path(h).ok_or_else(|| {
+/// v1 controllers libcgroups' manager knows: it joins these itself. It
+/// ignores named hierarchies (name=systemd), unknown controllers and, on
+/// hybrid hosts, the unified hierarchy.
+const LIBCGROUPS_V1: &[&str] = &[
+    "cpu", "cpuacct", "cpuset", "devices", "hugetlb", "memory", "pids", "perf_event", "blkio",
+    "net_prio", "net_cls", "freezer",
+];
+
+/// The cgroupsPath libcontainer's manager gets, and the cgroups rcrun must
+/// join itself (those the manager ignores).
+///
+/// libcontainer's intermediate process joins `<mount>/<path>` of every v1
+/// controller it knows (or the cgroup2 path on v2). On failure its cleanup
+/// SIGKILLs every process in that cgroup, so rcrun itself must never be in
+/// a cgroup the manager handles: it only joins the others (unified on
+/// hybrid, name=systemd), which the cleanup leaves alone. Fallback, when the
+/// v1 directories have different paths below their mounts (a relative
+/// cgroupsPath under a caller whose cgroups differ per hierarchy): path ""
+/// (= the caller's own cgroups) and rcrun joins everything before the fork.
+fn libcontainer_cgroups(h: &Hierarchies, cg: &CgroupSet) -> Result<(PathBuf, CgroupSet)> {
+    let subset = |dirs: Vec<cgroups::CgroupDir>| CgroupSet {
+        layout: cg.layout,
+        dirs,
+        created: Vec::new(),
+    };
+    if cg.layout == Layout::V2 {
+        let path = cg.v2_relative_path(h).ok_or_else(|| {
             Error::Container("cgroup v2 directory of the container not found".into())
-        }),
-        Layout::V1 | Layout::Hybrid => Ok(PathBuf::new()),
+        })?;
+        return Ok((path, subset(Vec::new())));
+    }
+    let managed = |d: &cgroups::CgroupDir| {
+        !d.is_unified() && d.hierarchy.split(',').all(|c| LIBCGROUPS_V1.contains(&c))
+    };
+    let mut rels = cg
+        .dirs
+        .iter()
+        .filter(|d| managed(d))
+        .map(|d| d.path.strip_prefix(&d.mount).ok());
+    let first = rels.next().flatten();
+    let same = first.is_some() && rels.all(|r| r == first);
+    match first {
+        Some(rel) if same => {
+            let rest = cg.dirs.iter().filter(|d| !managed(d)).cloned().collect();
+            Ok((Path::new("/").join(rel), subset(rest)))
+        }
+        _ => Ok((PathBuf::new(), cg.clone())),
     }
 }
 
@@ -200,7 +236,13 @@ fn with_cgroups_joined<T>(
     move_back: bool,
     f: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
-    let own = CgroupSet::current(h)?;
+    if cg.dirs.is_empty() {
+        return f();
+    }
+    // Only the hierarchies we join need moving back.
+    let mut own = CgroupSet::current(h)?;
+    own.dirs
+        .retain(|o| cg.dirs.iter().any(|d| d.hierarchy == o.hierarchy));
     let me = std::process::id() as i32;
     cg.add_pid(me)?;
     let res = f();
@@ -427,7 +469,8 @@ pub struct ExecOptions {
 pub fn exec(root: &Root, st: &ContainerState, opts: ExecOptions) -> Result<i32> {
     let hierarchies = Hierarchies::detect()?;
     let lc_root = root.libcontainer_root(&st.id);
-    let pid = with_cgroups_joined(&st.cgroups, &hierarchies, true, || {
+    let (_, self_join) = libcontainer_cgroups(&hierarchies, &st.cgroups)?;
+    let pid = with_cgroups_joined(&self_join, &hierarchies, true, || {
         let b = ContainerBuilder::new(st.id.clone(), SyscallType::Linux)
             .with_root_path(&lc_root)
             .and_then(|b| b.with_pid_file(opts.pid_file.as_ref()))
