@@ -71,6 +71,8 @@ step "cargo test" cargo test --workspace --release
 
 # CI runs on a dedicated machine: every mountinfo line counts for leaks.
 export RCRUN_TEST_STRICT_MOUNTS=${RCRUN_TEST_STRICT_MOUNTS:-1}
+# ... and packaging.bats may dpkg -i / dpkg -r the .deb on it for real.
+export RCRUN_TEST_SYSTEM_DPKG=${RCRUN_TEST_SYSTEM_DPKG:-1}
 step "conformance (host)" bash conformance/run.sh
 
 # ---- hook: the suite on pure cgroup v2 and pure cgroup v1 VMs ------------

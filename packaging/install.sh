@@ -32,6 +32,7 @@
 #   --configure-containerd   register rcrun in containerd's config.toml
 #   --containerd-runc-shim   ... through containerd's runc shim
 #                            (BinaryName = rcrun) instead of the rcrun shim
+#                            (the default when the shim is not installed)
 #   --docker-config FILE     default /etc/docker/daemon.json
 #   --containerd-config FILE default /etc/containerd/config.toml
 #   --no-restart             do not restart the daemon after a config change
@@ -240,7 +241,8 @@ unconfigure_docker() {
 configure_containerd() {
 	local b tmp
 	if [[ $containerd_runc == 0 && ! -x $bindir/$shim_name ]]; then
-		die "$bindir/$shim_name is not installed: use --containerd-runc-shim (containerd's runc shim running rcrun)"
+		say "$bindir/$shim_name is not installed: using containerd's runc shim with BinaryName=$rcrun_path instead"
+		containerd_runc=1
 	fi
 	if [[ -e $containerd_config ]] && grep -q '^# BEGIN rcrun' "$containerd_config"; then
 		if diff -q <(sed -n '/^# BEGIN rcrun/,/^# END rcrun/p' "$containerd_config") <(containerd_block "$containerd_config") >/dev/null; then
