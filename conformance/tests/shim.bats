@@ -170,7 +170,8 @@ wait_task_status() { # ID STATUS
 	run cctr task exec --fifo-dir "$FIFOS" --exec-id long ex1 true
 	[[ $status -ne 0 && $output == *"already exists"* ]] || { echo "$status $output"; false; }
 	run cctr task ps ex1
-	[[ $output == *ExecID:long* ]] || { echo "$output"; false; }
+	# ctr 1.6 prints ExecID:long, 1.7 exec_id:"long"
+	[[ $output == *ExecID:long* || $output == *'exec_id:"long"'* ]] || { echo "$output"; false; }
 	cctr task kill -s SIGKILL ex1
 	wait_task_status ex1 STOPPED
 	run cctr task kill -s SIGTERM ex1
@@ -270,10 +271,21 @@ wait_task_status() { # ID STATUS
 	local p rss threads
 	p=$(containerd_shim_pids)
 	[[ $(wc -w <<<"$p") -eq 1 ]]
+	# idle: the shim trims a second after its last request (shim/src/trim.rs)
+	sleep 1.5
 	threads=$(awk '/^Threads:/ { print $2 }' "/proc/$p/status")
 	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status")
-	note "shim RSS ${rss} kB, threads ${threads} ($SHIM_BIN)"
+	local pss uss
+	pss=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup")
+	uss=$(awk '/^Private_(Clean|Dirty):/ { s += $2 } END { print s }' "/proc/$p/smaps_rollup")
+	note "idle shim: RSS ${rss} kB, PSS ${pss} kB, USS ${uss} kB, threads ${threads} ($SHIM_BIN)"
 	[[ $threads -eq 1 ]]
+	# exec'd processes that exited are reaped: no zombie children
+	cctr task exec --fifo-dir "$FIFOS" --exec-id z1 f1 sh -c 'sleep 0.1 & exit 0'
+	sleep 0.5
+	local zombies
+	zombies=$(ps -o pid=,stat= --ppid "$p" | awk '$2 ~ /^Z/' | wc -l)
+	[[ $zombies -eq 0 ]] || { ps -o pid,stat,args --ppid "$p"; false; }
 	cctr task kill -s SIGKILL f1
 	wait_task_status f1 STOPPED
 	cctr task delete f1 || true

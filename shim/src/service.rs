@@ -384,6 +384,7 @@ impl Service {
             }
         };
         let rroot = Root::new(Some(&root));
+        let t0 = std::time::Instant::now();
         // Blocking on purpose: the library forks, and this process is
         // single-threaded (main.rs), so fork is safe and nothing else runs
         // meanwhile.
@@ -451,7 +452,8 @@ impl Service {
             pid: cs.pid as u32,
             ..Default::default()
         });
-        tracing::info!(id = %req.id, pid = cs.pid, "created");
+        // How long the loop was blocked (see main.rs).
+        tracing::info!(id = %req.id, pid = cs.pid, ms = t0.elapsed().as_millis() as u64, "created");
         match prepared.start().await {
             Ok(io) => {
                 if let Some(c) = self.state().containers.get_mut(&req.id) {
@@ -527,6 +529,7 @@ impl Service {
             let mut prepared = pio::prepare(&p.stdio)?;
             let path = bundle.join(format!(".exec-{}.json", req.exec_id));
             std::fs::write(&path, &spec).map_err(|e| Error::io("write exec spec", e))?;
+            let t0 = std::time::Instant::now();
             let cs = rcrun::container::load(&root, &req.id);
             let res = cs.and_then(|cs| {
                 rcrun::container::exec(
@@ -546,6 +549,7 @@ impl Service {
             p.pid = pid;
             p.started = true;
             p.spec = None;
+            tracing::info!(id = %req.id, exec = %req.exec_id, pid, ms = t0.elapsed().as_millis() as u64, "exec started");
             self.publisher.publish(&TaskExecStarted {
                 container_id: req.id.clone(),
                 exec_id: req.exec_id.clone(),
@@ -770,7 +774,13 @@ impl Service {
     fn do_pids(&self, id: &str) -> Result<PidsResponse> {
         let mut st = self.state();
         let c = container(&mut st, id)?;
-        let pids = c.cgroups.pids()?;
+        let mut pids = c.cgroups.pids()?;
+        // A stopped init not yet deleted still is a task: containerd 1.7,
+        // reconnecting after a restart, deletes as "leaked" every shim whose
+        // Pids is empty, and the exit status would be lost with it.
+        if pids.is_empty() && c.init.exit.is_some() && c.init.pid > 0 {
+            pids.push(c.init.pid);
+        }
         let processes = pids
             .into_iter()
             .map(|pid| {
