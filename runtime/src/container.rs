@@ -181,8 +181,18 @@ fn create_in_dir(
 /// ignores named hierarchies (name=systemd), unknown controllers and, on
 /// hybrid hosts, the unified hierarchy.
 const LIBCGROUPS_V1: &[&str] = &[
-    "cpu", "cpuacct", "cpuset", "devices", "hugetlb", "memory", "pids", "perf_event", "blkio",
-    "net_prio", "net_cls", "freezer",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "devices",
+    "hugetlb",
+    "memory",
+    "pids",
+    "perf_event",
+    "blkio",
+    "net_prio",
+    "net_cls",
+    "freezer",
 ];
 
 /// The cgroupsPath libcontainer's manager gets, and the cgroups rcrun must
@@ -381,10 +391,12 @@ pub fn destroy(root: &Root, st: &ContainerState) -> Vec<String> {
     // /<namespace>/<id>) are shared with sibling containers created later:
     // only the container's own directories must go; a parent is removed
     // when nothing else uses it, and a busy one is no error.
-    let (own, parents): (Vec<PathBuf>, Vec<PathBuf>) =
-        st.cgroups.created.iter().cloned().partition(|p| {
-            st.cgroups.dirs.iter().any(|d| p.starts_with(&d.path))
-        });
+    let (own, parents): (Vec<PathBuf>, Vec<PathBuf>) = st
+        .cgroups
+        .created
+        .iter()
+        .cloned()
+        .partition(|p| st.cgroups.dirs.iter().any(|d| p.starts_with(&d.path)));
     let mut own_set = st.cgroups.clone();
     own_set.created = own;
     if let Err(e) = own_set.remove() {
