@@ -451,7 +451,7 @@ async fn task_api_end_to_end() {
     }
     assert_eq!(counts.get("/tasks/create"), Some(&2));
     assert_eq!(counts.get("/tasks/start"), Some(&2));
-    assert_eq!(counts.get("/tasks/exec-added"), Some(&1));
+    assert_eq!(counts.get("/tasks/exec-added"), Some(&2));
     assert_eq!(counts.get("/tasks/exec-started"), Some(&1));
     assert_eq!(counts.get("/tasks/paused"), Some(&1));
     assert_eq!(counts.get("/tasks/resumed"), Some(&1));
