@@ -55,4 +55,22 @@ pub fn describe_chain(err: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// Escapes control characters (newlines above all): messages quote input
+/// verbatim ("unknown variant `a\nb`", paths), and every error rcrun prints
+/// must stay ONE line (callers such as containerd log the first line only).
+pub fn one_line(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 pub type Result<T> = std::result::Result<T, Error>;

@@ -49,7 +49,9 @@ fn main() {
     let code = match dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
-            let msg = e.to_string();
+            // One line whatever the error quotes (paths, ids, libcontainer's
+            // own messages).
+            let msg = rcrun::error::one_line(&e.to_string());
             tracing::error!("{msg}");
             if !target.to_stderr {
                 eprintln!("{msg}");

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxResourcesBuilder, Spec};
 
-use crate::error::{Error, Result};
+use crate::error::{one_line, Error, Result};
 
 pub struct Bundle {
     pub dir: PathBuf,
@@ -45,13 +45,16 @@ pub fn parse(data: &[u8]) -> std::result::Result<Spec, String> {
     let mut de = serde_json::Deserializer::from_slice(data);
     let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
-        if field.is_empty() || field == "." || e.inner().is_syntax() || e.inner().is_eof() {
+        let msg = if field.is_empty() || field == "." || e.inner().is_syntax() || e.inner().is_eof()
+        {
             format!("invalid config: {}", e.inner())
         } else {
             format!("invalid config: {field}: {}", e.inner())
-        }
+        };
+        one_line(&msg)
     })?;
-    de.end().map_err(|e| format!("invalid config: {e}"))?;
+    de.end()
+        .map_err(|e| one_line(&format!("invalid config: {e}")))?;
     Ok(spec)
 }
 
@@ -221,7 +224,12 @@ fn check_executable(
 }
 
 /// Structural checks runc also makes; returns the absolute rootfs path.
+/// The message is one line even where it quotes a path from the spec.
 pub fn check(spec: &Spec, bundle: &Path) -> std::result::Result<PathBuf, String> {
+    check_structure(spec, bundle).map_err(|m| one_line(&m))
+}
+
+fn check_structure(spec: &Spec, bundle: &Path) -> std::result::Result<PathBuf, String> {
     let version = spec.version();
     if !version.starts_with("1.") {
         return Err(format!(

@@ -104,17 +104,19 @@ impl CgroupError {
         value: impl ToString,
         reason: impl Into<String>,
     ) -> Self {
+        // field and value may come from the input (unified keys, cpuset
+        // strings): kept on one line.
         CgroupError::InvalidValue {
-            field: field.into(),
-            value: value.to_string(),
+            field: crate::error::one_line(&field.into()),
+            value: crate::error::one_line(&value.to_string()),
             reason: reason.into(),
         }
     }
 
     pub(crate) fn unsupported(field: impl Into<String>, reason: impl Into<String>) -> Self {
         CgroupError::Unsupported {
-            field: field.into(),
-            reason: reason.into(),
+            field: crate::error::one_line(&field.into()),
+            reason: crate::error::one_line(&reason.into()),
         }
     }
 
