@@ -39,7 +39,7 @@ pub fn account(st: &ContainerState) -> OomAccount {
     // The kernel log is only read when the counter says there is something
     // to find: `state` is called often and must stay cheap.
     let kills = if oom_kills > 0 && !memcg.is_empty() {
-        oom_report::kills_in(&memcg).unwrap_or_default()
+        kernel_records(&memcg, oom_kills)
     } else {
         Vec::new()
     };
@@ -118,6 +118,24 @@ pub fn render_text(id: &str, init_pid: i32, a: &OomAccount) -> String {
         }
     }
     s
+}
+
+/// The kernel's records of the kills in `memcg`, waiting (bounded) for the
+/// last ones: the kernel counts the kill and sends SIGKILL before it prints
+/// "Killed process ...", so on a busy host the victim can be reaped, and
+/// the counter read, before the record is in the log.
+fn kernel_records(memcg: &str, counted: u64) -> Vec<OomKill> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(250);
+    loop {
+        // No kernel log to read (no /dev/kmsg access): nothing to wait for.
+        let Ok(kills) = oom_report::kills_in(memcg) else {
+            return Vec::new();
+        };
+        if kills.len() as u64 >= counted || std::time::Instant::now() >= deadline {
+            return kills;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// One line per kill, for the runtime log.
