@@ -3,17 +3,22 @@
 //! and state.
 
 use std::fs;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use libcontainer::container::builder::ContainerBuilder;
-use libcontainer::container::{Container, ContainerStatus};
+use libcontainer::container::ContainerStatus;
+use libcontainer::notify_socket::{NotifySocket, NOTIFY_FILE};
 use libcontainer::syscall::syscall::SyscallType;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::cgroups::{self, CgroupSet, Hierarchies, Layout};
+use crate::crashpoint;
 use crate::error::{describe_chain, Error, Result};
+use crate::launch;
+use crate::lock::ContainerLock;
 use crate::spec;
 use crate::state::{self, ContainerState, Root, Status};
 
@@ -69,13 +74,16 @@ fn lc_error(context: &str, e: libcontainer::error::LibcontainerError) -> Error {
 /// the state and the init process. On failure nothing is left behind.
 pub fn create(root: &Root, id: &str, opts: CreateOptions) -> Result<ContainerState> {
     state::validate_id(id)?;
+    let hierarchies = Hierarchies::detect()?;
+    // First: the kernel's wait for cgroup.procs writes overlaps with all
+    // that follows (see launch::warm_up_cgroup_writes).
+    let _warm_up = launch::warm_up_cgroup_writes(&hierarchies);
     let bundle = spec::load_bundle(&opts.bundle)?;
     let linux = bundle
         .spec
         .linux()
         .as_ref()
         .ok_or_else(|| Error::Spec("linux: missing".into()))?;
-    let hierarchies = Hierarchies::detect()?;
     if let Some(r) = linux.resources() {
         cgroups::validate(&hierarchies, r)?;
     }
@@ -85,8 +93,11 @@ pub fn create(root: &Root, id: &str, opts: CreateOptions) -> Result<ContainerSta
         .map(|p| p.to_string_lossy().into_owned());
     let cgroup_set = CgroupSet::resolve(&hierarchies, cgroups_path.as_deref(), id)?;
 
-    // The exclusive mkdir is the duplicate-id check.
-    root.create_container_dir(id)?;
+    // The exclusive mkdir is the duplicate-id check; the lock (held until
+    // we return, or dropped by the kernel if we are killed) keeps start,
+    // kill and delete of this id waiting until the container is complete.
+    let lock = root.create_container_dir_locked(id)?;
+    crashpoint::point("create:after-state-dir");
     let mut st = ContainerState {
         id: id.to_string(),
         bundle: bundle.dir.clone(),
@@ -105,12 +116,32 @@ pub fn create(root: &Root, id: &str, opts: CreateOptions) -> Result<ContainerSta
         started: false,
         cgroups: cgroup_set,
     };
+    // Saved before anything else exists, with the cgroup directories about
+    // to be made, so that a crash from here on leaves a state that
+    // `delete --force` cleans up completely (a state with pid 0 is stopped).
+    let mut initial = st.clone();
+    initial.cgroups.created = st.cgroups.planned();
+    if let Err(e) = root.save(&initial) {
+        undo_create(root, &st, &lock);
+        return Err(e);
+    }
+    crashpoint::point("create:after-state-init");
     match create_in_dir(root, &mut st, &bundle, &hierarchies, opts) {
         Ok(()) => Ok(st),
         Err(e) => {
-            destroy(root, &st);
+            undo_create(root, &st, &lock);
             Err(e)
         }
+    }
+}
+
+/// `create`'s cleanup after a failure: everything it made, but the state
+/// directory only while it is still ours (a `delete --force` of the same id
+/// may have removed it, and another `create` made it again, meanwhile).
+fn undo_create(root: &Root, st: &ContainerState, lock: &ContainerLock) {
+    let remove_state = lock.is_current(&root.container_dir(&st.id));
+    for e in destroy_parts(root, st, remove_state) {
+        tracing::warn!("cleaning up after the failed create: {e}");
     }
 }
 
@@ -122,9 +153,7 @@ fn create_in_dir(
     opts: CreateOptions,
 ) -> Result<()> {
     st.cgroups.create()?;
-    // Saved before the process exists so that a crash from here on leaves
-    // something `delete --force` can clean up.
-    root.save(st)?;
+    crashpoint::point("create:after-cgroup-mkdir");
     if let Some(r) = bundle
         .spec
         .linux()
@@ -133,6 +162,7 @@ fn create_in_dir(
     {
         st.cgroups.apply(r)?;
     }
+    crashpoint::point("create:after-resources");
 
     let dir = root.container_dir(&st.id);
     let lc_spec = spec::for_libcontainer(
@@ -144,13 +174,65 @@ fn create_in_dir(
         serde_json::to_vec(&lc_spec).map_err(|e| Error::Spec(format!("serialize spec: {e}")))?;
     state::write_atomic(&dir.join("config.json"), &data)?;
     let lc_root = root.libcontainer_root(&st.id);
-    fs::create_dir_all(&lc_root).map_err(|e| Error::io(&lc_root, e))?;
+    let lc_dir = lc_root.join(&st.id);
 
+    let pid = match launch::fallback_reason(&lc_spec) {
+        None => {
+            // Our own launch (see launch.rs): one process, at most one
+            // cgroup.procs burst, nothing to move back.
+            fs::create_dir_all(&lc_dir).map_err(|e| Error::io(&lc_dir, e))?;
+            let stdio = opts.stdio;
+            launch::launch(
+                lc_spec,
+                &launch::Params {
+                    id: &st.id,
+                    bundle: &bundle.dir,
+                    rootfs: &bundle.rootfs,
+                    lc_dir: &lc_dir,
+                    cgroups: &st.cgroups,
+                    console_socket: opts.console_socket.as_deref(),
+                    pid_file: opts.pid_file.as_deref(),
+                    preserve_fds: opts.preserve_fds,
+                    detach: opts.detach,
+                    no_pivot: opts.no_pivot,
+                    stdin: stdio.stdin.as_ref().map(|f| f.as_raw_fd()),
+                    stdout: stdio.stdout.as_ref().map(|f| f.as_raw_fd()),
+                    stderr: stdio.stderr.as_ref().map(|f| f.as_raw_fd()),
+                },
+            )?
+        }
+        Some(reason) => {
+            tracing::debug!("process setup by libcontainer: {reason}");
+            create_with_libcontainer(root, st, hierarchies, opts, &lc_root)?
+        }
+    };
+    crashpoint::point("create:after-clone");
+    st.pid = pid;
+    st.pid_start_time = state::process_start_time(pid).unwrap_or(0);
+    root.save(st)?;
+    crashpoint::point("create:after-state-write");
+    Ok(())
+}
+
+/// libcontainer's own process setup (main + intermediate + init), for the
+/// specs [`launch::fallback_reason`] names. Its state file is what `start`
+/// and `exec` use as well.
+fn create_with_libcontainer(
+    root: &Root,
+    st: &ContainerState,
+    hierarchies: &Hierarchies,
+    opts: CreateOptions,
+    lc_root: &Path,
+) -> Result<i32> {
+    let dir = root.container_dir(&st.id);
+    fs::create_dir_all(lc_root).map_err(|e| Error::io(lc_root, e))?;
+    // libcontainer forks: no other thread may be running.
+    launch::finish_warm_up();
     let move_back = !opts.caller_exits;
     let (_, self_join) = libcontainer_cgroups(hierarchies, &st.cgroups)?;
     let container = with_cgroups_joined(&self_join, hierarchies, move_back, || {
         ContainerBuilder::new(st.id.clone(), SyscallType::Linux)
-            .with_root_path(&lc_root)
+            .with_root_path(lc_root)
             .and_then(|b| b.with_pid_file(opts.pid_file.as_ref()))
             .map(|b| {
                 opts.stdio.apply(
@@ -168,13 +250,10 @@ fn create_in_dir(
             })
             .map_err(|e| lc_error("create", e))
     })?;
-    let pid = container
+    Ok(container
         .pid()
         .ok_or_else(|| Error::Container("create: libcontainer returned no init pid".into()))?
-        .as_raw();
-    st.pid = pid;
-    st.pid_start_time = state::process_start_time(pid).unwrap_or(0);
-    root.save(st)
+        .as_raw())
 }
 
 /// v1 controllers libcgroups' manager knows: it joins these itself. It
@@ -271,9 +350,18 @@ pub fn load(root: &Root, id: &str) -> Result<ContainerState> {
 
 /// `start`: lets the init process exec the user's program.
 pub fn start(root: &Root, id: &str) -> Result<()> {
+    let _lock = root.lock(id)?;
     let mut st = root.load(id)?;
     match st.status() {
         Status::Created => {}
+        // Not started yet, yet stopped: the init died while waiting (killed,
+        // OOM-killed at its limit, or its setup failed after create).
+        Status::Stopped if !st.started && st.pid > 0 => {
+            return Err(Error::State(format!(
+                "cannot start a container that has stopped: its init process (pid {}) exited before start",
+                st.pid
+            )))
+        }
         Status::Stopped => {
             return Err(Error::State(
                 "cannot start a container that has stopped".into(),
@@ -290,20 +378,64 @@ pub fn start(root: &Root, id: &str) -> Result<()> {
             )))
         }
     }
-    let mut c = Container::load(root.libcontainer_root(id).join(id))
-        .map_err(|e| lc_error("start: load libcontainer state", e))?;
-    if c.status() == ContainerStatus::Stopped {
-        return Err(Error::State(
-            "cannot start a container that has stopped".into(),
-        ));
-    }
     st.started = true;
     root.save(&st)?;
-    c.start().map_err(|e| lc_error("start", e))
+    crashpoint::point("start:before-exec");
+    // The init waits on this socket (both launch paths make it here).
+    let lc_dir = root.libcontainer_root(id).join(id);
+    NotifySocket::new(lc_dir.join(NOTIFY_FILE))
+        .notify_container_start()
+        .map_err(|e| launch::lc_err("start", e))?;
+    if let Some(spec) = spec_with_hooks(root, id, "poststart") {
+        let hooks = spec.hooks().as_ref().and_then(|h| h.poststart().as_ref());
+        run_hooks_warning("poststart", hooks, &spec, &st, ContainerStatus::Running);
+    }
+    Ok(())
+}
+
+/// Runs poststart or poststop hooks one by one. The runtime-spec: a failing
+/// one is logged as a warning, and the remaining hooks and the lifecycle go
+/// on as if it had succeeded. Hooks read the container's state on stdin:
+/// the user's bundle and the spec's annotations.
+fn run_hooks_warning(
+    phase: &str,
+    hooks: Option<&Vec<oci_spec::runtime::Hook>>,
+    spec: &oci_spec::runtime::Spec,
+    st: &ContainerState,
+    status: ContainerStatus,
+) {
+    let pid = (status == ContainerStatus::Running).then_some(st.pid);
+    let mut state = libcontainer::container::State::new(&st.id, status, pid, st.bundle.clone());
+    state.annotations = spec.annotations().clone();
+    for (i, hook) in hooks.into_iter().flatten().enumerate() {
+        let one = vec![hook.clone()];
+        if let Err(e) =
+            libcontainer::hooks::run_hooks(Some(&one), Some(&state), Some(&st.bundle), None, None)
+        {
+            tracing::warn!(
+                "{phase} hook {i} ({}) failed: {}",
+                hook.path().display(),
+                describe_chain(&e)
+            );
+        }
+    }
+}
+
+/// The container's spec, parsed only when its text mentions `hook` (most
+/// containers have no hooks; parsing a large spec costs more than reading).
+fn spec_with_hooks(root: &Root, id: &str, hook: &str) -> Option<oci_spec::runtime::Spec> {
+    let data = fs::read(root.container_dir(id).join("config.json")).ok()?;
+    let needle = hook.as_bytes();
+    if !data.windows(needle.len()).any(|w| w == needle) {
+        return None;
+    }
+    serde_json::from_slice(&data).ok()
 }
 
 /// `kill`: signals init, or with `all` every process in the cgroup.
 pub fn signal(root: &Root, id: &str, sig: Signal, all: bool) -> Result<()> {
+    // Waits for a create in progress: its init pid is not known before.
+    let _lock = root.lock(id)?;
     let st = root.load(id)?;
     let status = st.status();
     if all {
@@ -335,9 +467,20 @@ pub fn signal_all(cg: &CgroupSet, sig: Signal) -> Result<()> {
 /// `delete`: runc's rules. Stopped: destroy. Created: kill and destroy.
 /// Running or paused: only with `force`.
 pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
+    let lock = match root.lock(id) {
+        Ok(l) => l,
+        Err(Error::NotExist(_)) if force => return Ok(()),
+        Err(e) => return Err(e),
+    };
     let st = match root.load(id) {
         Ok(st) => st,
-        Err(Error::NotExist(_)) if force => return Ok(()),
+        // A directory without state: what a `create` killed before its
+        // first state write leaves (nothing else of it exists yet). Ours to
+        // remove when we hold its lock (no create is running); without a
+        // lock file its create may be just starting, so only with --force.
+        Err(Error::NotExist(_)) if lock.is_some() || force => {
+            return root.remove(id);
+        }
         Err(e) => return Err(e),
     };
     match st.status() {
@@ -350,6 +493,7 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
             )))
         }
     }
+    crashpoint::point("delete:after-kill");
     run_poststop_hooks(root, &st);
     let errors = destroy(root, &st);
     if errors.is_empty() {
@@ -361,26 +505,85 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
 
 /// SIGKILLs everything in the container and waits (bounded) for init to go.
 fn kill_and_wait(st: &ContainerState) -> Result<()> {
-    if st.pid > 0 && state::process_alive(st.pid, st.pid_start_time) {
+    // A pidfd taken while the init is known to be ours: it wakes us the
+    // moment the init exits (polling with sleeps cost ~2 ms a round, more
+    // on a busy host).
+    let mut init_kills_all = false;
+    let pidfd = if st.pid > 0 && state::process_alive(st.pid, st.pid_start_time) {
+        let fd = pidfd_open(st.pid);
+        // With its own pid namespace the init's death takes every process
+        // of the container with it (the kernel kills the namespace): no
+        // freeze-and-sweep of the cgroup needed. destroy() still sweeps
+        // whatever else is in the cgroup.
+        init_kills_all = is_pid_namespace_init(st.pid);
         let _ = kill(Pid::from_raw(st.pid), Signal::SIGKILL);
+        // The pid may have been reused between the check and the open.
+        fd.filter(|_| state::process_alive(st.pid, st.pid_start_time))
+    } else {
+        None
+    };
+    if !init_kills_all {
+        let _ = signal_all(&st.cgroups, Signal::SIGKILL);
     }
-    let _ = signal_all(&st.cgroups, Signal::SIGKILL);
     let deadline = Instant::now() + Duration::from_secs(10);
     while st.pid > 0 && state::process_alive(st.pid, st.pid_start_time) {
-        if Instant::now() > deadline {
+        let now = Instant::now();
+        if now > deadline {
             return Err(Error::Container(format!(
                 "container init {} did not exit after SIGKILL",
                 st.pid
             )));
         }
-        std::thread::sleep(Duration::from_millis(2));
+        match &pidfd {
+            Some(fd) => {
+                let mut fds = [nix::poll::PollFd::new(
+                    fd.as_fd(),
+                    nix::poll::PollFlags::POLLIN,
+                )];
+                let ms = (deadline - now).as_millis().min(1000) as u16;
+                let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
+            }
+            None => std::thread::sleep(Duration::from_millis(2)),
+        }
     }
     Ok(())
+}
+
+/// Whether `pid` is pid 1 of a pid namespace below ours (NSpid "N 1"):
+/// its death kills every process of that namespace.
+fn is_pid_namespace_init(pid: i32) -> bool {
+    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .map(|v| {
+            let ids: Vec<&str> = v.split_whitespace().collect();
+            ids.len() > 1 && ids.last() == Some(&"1")
+        })
+        .unwrap_or(false)
+}
+
+/// pidfd_open(2); None where the kernel has none (before 5.3) or the
+/// process is gone.
+fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    // SAFETY: plain syscall; a non-negative result is a new fd we own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the kernel just returned this fd to us.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// Removes everything the container owns: its processes, cgroup directories
 /// and state. Best effort: returns what could not be removed.
 pub fn destroy(root: &Root, st: &ContainerState) -> Vec<String> {
+    destroy_parts(root, st, true)
+}
+
+fn destroy_parts(root: &Root, st: &ContainerState, remove_state: bool) -> Vec<String> {
     let mut errors = Vec::new();
     // Any process left (no pid namespace, or init died first) must go, or the
     // cgroup directories cannot be removed.
@@ -403,6 +606,10 @@ pub fn destroy(root: &Root, st: &ContainerState) -> Vec<String> {
         errors.push(e.to_string());
     }
     remove_unused_parents(parents);
+    crashpoint::point("delete:after-cgroup-rm");
+    if !remove_state {
+        return errors;
+    }
     if let Err(e) = root.remove(&st.id) {
         errors.push(e.to_string());
     }
@@ -421,29 +628,11 @@ fn remove_unused_parents(mut parents: Vec<PathBuf>) {
 }
 
 fn run_poststop_hooks(root: &Root, st: &ContainerState) {
-    let path = root.container_dir(&st.id).join("config.json");
-    let Ok(data) = fs::read(&path) else { return };
-    let Ok(spec) = serde_json::from_slice::<oci_spec::runtime::Spec>(&data) else {
+    let Some(spec) = spec_with_hooks(root, &st.id, "poststop") else {
         return;
     };
-    let Some(hooks) = spec.hooks().as_ref() else {
-        return;
-    };
-    let lc_state = libcontainer::container::State::new(
-        &st.id,
-        ContainerStatus::Stopped,
-        None,
-        st.bundle.clone(),
-    );
-    if let Err(e) = libcontainer::hooks::run_hooks(
-        hooks.poststop().as_ref(),
-        Some(&lc_state),
-        Some(&st.bundle),
-        None,
-        None,
-    ) {
-        tracing::warn!("poststop hook failed: {e}");
-    }
+    let hooks = spec.hooks().as_ref().and_then(|h| h.poststop().as_ref());
+    run_hooks_warning("poststop", hooks, &spec, st, ContainerStatus::Stopped);
 }
 
 /// Path of a container's file for callers that need it (pid files, logs).
@@ -455,6 +644,38 @@ pub fn exists(root: &Root, id: &str) -> bool {
     Path::new(&root.container_dir(id))
         .join("state.json")
         .exists()
+}
+
+/// libcontainer's exec (tenant) path loads libcontainer's state file of the
+/// container and wants it "running". Our launch does not write that file
+/// (nothing else reads it), and libcontainer's own create path leaves it
+/// "created": made or updated here, from our state.
+fn ensure_libcontainer_state(root: &Root, st: &ContainerState) -> Result<()> {
+    let lc_dir = root.libcontainer_root(&st.id).join(&st.id);
+    let running = st.status() != Status::Created;
+    // (Checked first: libcontainer logs an error for a missing file.)
+    let existing = if lc_dir.join("state.json").exists() {
+        libcontainer::container::Container::load(lc_dir.clone()).ok()
+    } else {
+        None
+    };
+    match existing {
+        Some(mut c) if c.pid() == Some(Pid::from_raw(st.pid)) => {
+            if running && c.status() == ContainerStatus::Created {
+                c.set_status(ContainerStatus::Running)
+                    .save()
+                    .map_err(|e| lc_error("exec: libcontainer state", e))?;
+            }
+            Ok(())
+        }
+        _ => launch::write_libcontainer_state(
+            &st.id,
+            st.pid,
+            running,
+            &root.container_dir(&st.id),
+            &lc_dir,
+        ),
+    }
 }
 
 /// Options of `exec`.
@@ -481,6 +702,7 @@ pub struct ExecOptions {
 pub fn exec(root: &Root, st: &ContainerState, opts: ExecOptions) -> Result<i32> {
     let hierarchies = Hierarchies::detect()?;
     let lc_root = root.libcontainer_root(&st.id);
+    ensure_libcontainer_state(root, st)?;
     let (_, self_join) = libcontainer_cgroups(&hierarchies, &st.cgroups)?;
     let pid = with_cgroups_joined(&self_join, &hierarchies, true, || {
         let b = ContainerBuilder::new(st.id.clone(), SyscallType::Linux)

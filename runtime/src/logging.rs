@@ -7,7 +7,9 @@
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Mutex;
 
 use tracing::field::{Field, Visit};
@@ -109,14 +111,32 @@ impl RuncLayer {
     }
 }
 
+static DEPENDENCIES_MUTED: AtomicBool = AtomicBool::new(false);
+
+/// From now on libcontainer's and libcgroups' log lines are dropped unless
+/// --debug. For the container's init before exec: every error it meets
+/// reaches rcrun through libcontainer's channel and is printed there once,
+/// as one line, instead of as three lines of libcontainer's error chain.
+pub fn mute_dependencies() {
+    DEPENDENCIES_MUTED.store(true, Ordering::Relaxed);
+}
+
+fn muted(level: &Level, layer: &RuncLayer, target: &str) -> bool {
+    let dependency = target.starts_with("libcontainer") || target.starts_with("libcgroups");
+    if dependency && layer.max_level < Level::DEBUG && DEPENDENCIES_MUTED.load(Ordering::Relaxed) {
+        return true;
+    }
+    *level > layer.level_for(target)
+}
+
 impl<S: Subscriber> Layer<S> for RuncLayer {
     fn enabled(&self, metadata: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        *metadata.level() <= self.level_for(metadata.target())
+        !muted(metadata.level(), self, metadata.target())
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let level = *event.metadata().level();
-        if level > self.level_for(event.metadata().target()) {
+        if muted(&level, self, event.metadata().target()) {
             return;
         }
         let mut v = MessageVisitor::default();
@@ -143,11 +163,22 @@ pub struct LogTarget {
     pub format: Format,
 }
 
+/// The log file's fd, if the log goes to a file: a process cloned from us
+/// that closes what it does not need (the container's init before exec)
+/// must keep it, or a later open could take its number and receive log lines.
+static LOG_FD: AtomicI32 = AtomicI32::new(-1);
+
+pub fn log_fd() -> Option<RawFd> {
+    let fd = LOG_FD.load(Ordering::Relaxed);
+    (fd >= 0).then_some(fd)
+}
+
 pub fn init(log: Option<&Path>, format: Format, debug: bool) -> std::io::Result<LogTarget> {
     let sink = match log {
         Some(path) if path != Path::new("/dev/stderr") => {
             // O_CLOEXEC (std's default) keeps the log fd out of the container.
             let f = OpenOptions::new().create(true).append(true).open(path)?;
+            LOG_FD.store(f.as_raw_fd(), Ordering::Relaxed);
             Sink::File(Mutex::new(f))
         }
         _ => Sink::Stderr,

@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroups::CgroupSet;
+use crate::crashpoint;
 use crate::error::{Error, Result};
+use crate::lock::{self, ContainerLock, Locked};
 
 pub const DEFAULT_ROOT: &str = "/run/rcrun";
 const STATE_FILE: &str = "state.json";
@@ -142,9 +144,58 @@ impl Root {
         self.container_dir(id).join("lc")
     }
 
-    /// Creates `<root>/<id>` (0700) exclusively: the mkdir is what makes a
-    /// duplicate id fail, even when two `create`s race.
-    pub fn create_container_dir(&self, id: &str) -> Result<PathBuf> {
+    /// Creates `<root>/<id>` (0700) exclusively and takes its lock (see
+    /// lock.rs), held until the returned lock is dropped: the mkdir is what
+    /// makes a duplicate id fail, even when two `create`s race. A directory
+    /// left by a `create` that was killed before it wrote any state (no
+    /// state.json, lock free) is removed and the mkdir retried once.
+    pub fn create_container_dir_locked(&self, id: &str) -> Result<ContainerLock> {
+        let dir = match self.create_container_dir(id) {
+            Err(Error::Exists(_)) if self.remove_if_stale(id)? => self.create_container_dir(id)?,
+            res => res?,
+        };
+        crashpoint::point("create:after-mkdir");
+        lock::create_and_lock(&dir, id)
+    }
+
+    /// Takes the lock of an existing container (waiting, bounded, for the
+    /// operation holding it). NotExist when the container does not exist.
+    /// A directory without lock file or without state (what a killed
+    /// `create` leaves) gives `Ok(None)` and is left for `delete`.
+    pub fn lock(&self, id: &str) -> Result<Option<ContainerLock>> {
+        validate_id(id)?;
+        match lock::lock_existing(&self.container_dir(id), id)? {
+            Locked::Held(l) => Ok(Some(l)),
+            Locked::NoLockFile => Ok(None),
+            Locked::Gone => Err(Error::NotExist(id.to_string())),
+        }
+    }
+
+    /// Removes `<root>/<id>` if it is what a killed `create` leaves before
+    /// its first state write: no state.json and nobody holding the lock.
+    /// Only a lock we hold proves that no `create` is still working on it
+    /// (a directory with no lock file yet is not touched: its `create` may
+    /// be between its mkdir and the lock file). Returns whether it removed.
+    fn remove_if_stale(&self, id: &str) -> Result<bool> {
+        let dir = self.container_dir(id);
+        // No waiting: a held lock means a live `create` (or another
+        // operation), and the caller then reports the id as taken.
+        let Some(Locked::Held(_lock)) = lock::try_lock_existing(&dir, id)? else {
+            return Ok(false);
+        };
+        if dir.join(STATE_FILE).exists() {
+            return Ok(false);
+        }
+        tracing::debug!(
+            "removing {}: left by a create that did not finish",
+            dir.display()
+        );
+        self.remove(id)?;
+        Ok(true)
+    }
+
+    /// Creates `<root>/<id>` (0700) exclusively.
+    fn create_container_dir(&self, id: &str) -> Result<PathBuf> {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -199,6 +250,14 @@ impl Root {
 
     pub fn remove(&self, id: &str) -> Result<()> {
         let dir = self.container_dir(id);
+        // state.json first: from then on the container no longer exists for
+        // state/list/start, whatever happens to the rest of the directory
+        // (a crash here leaves a stateless directory `delete` removes).
+        match fs::remove_file(dir.join(STATE_FILE)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(dir.join(STATE_FILE), e)),
+        }
         match fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

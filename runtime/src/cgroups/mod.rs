@@ -158,6 +158,32 @@ impl CgroupSet {
         Ok(())
     }
 
+    /// The directories [`CgroupSet::create`] would make now: in each
+    /// hierarchy, the part of the path below the mount that does not exist
+    /// yet. `create` saves them in the state before making them, so that a
+    /// crash between the mkdirs and the next state write leaves nothing that
+    /// `delete` does not know about.
+    pub fn planned(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for d in &self.dirs {
+            let Ok(rel) = d.path.strip_prefix(&d.mount) else {
+                continue;
+            };
+            let mut cur = d.mount.clone();
+            let mut missing = false;
+            for c in rel.components() {
+                if let std::path::Component::Normal(n) = c {
+                    cur.push(n);
+                    missing = missing || stdfs::symlink_metadata(&cur).is_err();
+                    if missing {
+                        out.push(cur.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Writes `linux.resources` (except devices, which libcontainer owns).
     pub fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
         resources::apply(self, r, false)
