@@ -39,12 +39,15 @@ pub fn account(st: &ContainerState) -> OomAccount {
     // The kernel log is only read when the counter says there is something
     // to find: `state` is called often and must stay cheap.
     let kills = if oom_kills > 0 && !memcg.is_empty() {
-        kernel_records(&memcg, oom_kills)
+        kernel_records(&memcg, oom_kills, init_since(st))
     } else {
         Vec::new()
     };
     let init_oom_killed = st.pid > 0 && kills.iter().any(|k| k.pid == st.pid);
-    let oom_cgroup = kills.last().map(|k| k.oom_memcg.clone());
+    let oom_cgroup = kills
+        .last()
+        .map(|k| k.oom_memcg.clone())
+        .filter(|c| !c.is_empty());
     let limit_hit_by_ancestor = kills.last().is_some_and(|k| {
         !k.oom_memcg.is_empty()
             && k.oom_memcg != memcg
@@ -124,11 +127,11 @@ pub fn render_text(id: &str, init_pid: i32, a: &OomAccount) -> String {
 /// last ones: the kernel counts the kill and sends SIGKILL before it prints
 /// "Killed process ...", so on a busy host the victim can be reaped, and
 /// the counter read, before the record is in the log.
-fn kernel_records(memcg: &str, counted: u64) -> Vec<OomKill> {
+fn kernel_records(memcg: &str, counted: u64, init: Option<(i32, u64)>) -> Vec<OomKill> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(250);
     loop {
         // No kernel log to read (no /dev/kmsg access): nothing to wait for.
-        let Ok(kills) = oom_report::kills_in(memcg) else {
+        let Ok(kills) = oom_report::kills_in(memcg, init) else {
             return Vec::new();
         };
         if kills.len() as u64 >= counted || std::time::Instant::now() >= deadline {
@@ -136,6 +139,20 @@ fn kernel_records(memcg: &str, counted: u64) -> Vec<OomKill> {
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+}
+
+/// The init's pid and its start in µs since boot (from /proc's start time
+/// in clock ticks), to recognise its kill in a rate-limited kernel report.
+fn init_since(st: &ContainerState) -> Option<(i32, u64)> {
+    if st.pid <= 0 || st.pid_start_time == 0 {
+        return None;
+    }
+    // SAFETY: sysconf has no memory effects.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let ticks = u64::try_from(ticks).ok().filter(|&t| t > 0)?;
+    // One tick of slack: the start time is truncated to ticks.
+    let start_us = st.pid_start_time.saturating_mul(1_000_000) / ticks;
+    Some((st.pid, start_us.saturating_sub(1_000_000 / ticks)))
 }
 
 /// One line per kill, for the runtime log.
@@ -149,7 +166,18 @@ pub fn render_log_lines(id: &str, init_pid: i32, a: &OomAccount) -> Vec<String> 
     a.kills
         .iter()
         .map(|k| {
-            let own = k.oom_memcg.is_empty() || k.oom_memcg == a.memcg;
+            if k.oom_memcg.is_empty() {
+                return format!(
+                    "OOM kill in container {id}: pid {} ({}){} killed; victim anon-rss {} (the kernel rate-limited the rest of its report: {} kill(s) counted by {})",
+                    k.pid,
+                    k.command,
+                    if k.pid == init_pid { " = init" } else { "" },
+                    mib(k.anon_rss_kb),
+                    a.oom_kills,
+                    a.memcg
+                );
+            }
+            let own = k.oom_memcg == a.memcg;
             format!(
                 "OOM kill in container {id}: pid {} ({}){} killed; limit hit: {} {}; usage {} of limit {}, failcnt {}; victim anon-rss {}",
                 k.pid,

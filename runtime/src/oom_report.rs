@@ -107,7 +107,32 @@ pub fn parse(records: &[(u64, String)]) -> Vec<OomKill> {
                 .nth(1)
                 .and_then(|r| r.split_whitespace().next())
                 .and_then(|p| p.parse().ok());
-            if let Some(k) = out.iter_mut().rev().find(|k| Some(k.pid) == pid) {
+            // The kernel rate-limits the report before this line (10 per
+            // 5 s: "oom_kill_process: N callbacks suppressed"), so a burst
+            // of kills can leave this line alone: the kill is still
+            // recorded, without its cgroups and counters.
+            let matched = out
+                .iter()
+                .rposition(|k| Some(k.pid) == pid && k.total_vm_kb == 0);
+            let idx = match (matched, pid) {
+                (Some(i), _) => Some(i),
+                (None, Some(pid)) => {
+                    let command = msg
+                        .split_once('(')
+                        .and_then(|(_, r)| r.split_once(')'))
+                        .map(|(c, _)| c.to_string())
+                        .unwrap_or_default();
+                    out.push(OomKill {
+                        kernel_time_us: *usec,
+                        pid,
+                        command,
+                        ..Default::default()
+                    });
+                    Some(out.len() - 1)
+                }
+                (None, None) => None,
+            };
+            if let Some(k) = idx.and_then(|i| out.get_mut(i)) {
                 k.total_vm_kb = kb_after(msg, "total-vm:").unwrap_or(0);
                 k.anon_rss_kb = kb_after(msg, "anon-rss:").unwrap_or(0);
                 k.file_rss_kb = kb_after(msg, "file-rss:").unwrap_or(0);
@@ -162,10 +187,19 @@ fn wall_time(usec: u64) -> String {
 
 /// OOM kills of processes in `memcg` (path inside the memory hierarchy,
 /// e.g. "/docker/abc") or below it, oldest first.
-pub fn kills_in(memcg: &str) -> std::io::Result<Vec<OomKill>> {
+/// The kills of processes in `memcg` (or below). `init` (pid, and its start
+/// in µs since boot) also claims a kill whose cgroups the kernel did not
+/// print (rate-limited report) if it is the init's pid, logged after the
+/// init started.
+pub fn kills_in(memcg: &str, init: Option<(i32, u64)>) -> std::io::Result<Vec<OomKill>> {
     let memcg = memcg.trim_end_matches('/');
     let mut kills = parse(&read_kmsg()?);
-    kills.retain(|k| k.task_memcg == memcg || k.task_memcg.starts_with(&format!("{memcg}/")));
+    kills.retain(|k| {
+        if k.task_memcg.is_empty() {
+            return init.is_some_and(|(pid, since)| k.pid == pid && k.kernel_time_us >= since);
+        }
+        k.task_memcg == memcg || k.task_memcg.starts_with(&format!("{memcg}/"))
+    });
     for k in &mut kills {
         k.time = wall_time(k.kernel_time_us);
     }
@@ -222,6 +256,22 @@ mod tests {
             kill,
         ]));
         assert_eq!((k[0].limit_kb, k[0].failcnt), (Some(131072), Some(7)));
+    }
+
+    #[test]
+    fn rate_limited_report_still_records_the_kill() {
+        // The second kill's report was suppressed: only its last line.
+        let r = recs(&[
+            "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/t/a,task_memcg=/t/a,task=dd,pid=10,uid=0",
+            "Memory cgroup out of memory: Killed process 10 (dd) total-vm:206000kB, anon-rss:130000kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:300kB oom_score_adj:0",
+            "Memory cgroup out of memory: Killed process 20 (dd) total-vm:206000kB, anon-rss:131000kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:300kB oom_score_adj:0",
+        ]);
+        let k = parse(&r);
+        assert_eq!(k.len(), 2);
+        assert_eq!((k[0].pid, k[0].anon_rss_kb), (10, 130000));
+        assert_eq!((k[1].pid, k[1].command.as_str()), (20, "dd"));
+        assert_eq!(k[1].anon_rss_kb, 131000);
+        assert!(k[1].task_memcg.is_empty());
     }
 
     #[test]
