@@ -83,7 +83,7 @@ containerd_start() {
 	fi
 	if [[ ! -e $d/created-global ]]; then
 		: >"$d/created-global"
-		for i in /run/containerd /run/containerd/s /run/containerd/rcrun; do
+		for i in /run/containerd /run/containerd/s /run/containerd/rcrun /run/containerd/runc; do
 			[[ -e $i ]] || echo "$i" >>"$d/created-global"
 		done
 		: >"$d/ids"
@@ -172,6 +172,25 @@ containerd_shim_pids() {
 	pgrep -f "^[^ ]*containerd-shim-rcrun-v2 .*-address $CTD_DIR/containerd.sock( |\$)" || true
 }
 
+# containerd_shim_pid ID [NAME]: the pid of the serving shim of task ID
+# (NAME: the shim's runtime name, default rcrun; runc for containerd's own).
+containerd_shim_pid() {
+	pgrep -f "^[^ ]*containerd-shim-${2:-rcrun}-v2 -namespace $CTD_NS -id $1 -address $CTD_DIR/containerd.sock( |\$)" | head -1
+}
+
+# containerd_ns_cgroup_rmdir: remove our namespace's cgroup parent (/<ns>:
+# containerd's default cgroupsPath is /<ns>/<id>) where it is empty; a
+# runtime may leave it when the namespace's last container goes (runc
+# does).  rmdir only: a container cgroup still in it keeps it (and shows up
+# as a leak).
+containerd_ns_cgroup_rmdir() {
+	local m
+	for m in "${CG_HIERS[@]}"; do
+		[[ -d $m/$CTD_NS ]] && rmdir "$m/$CTD_NS" 2>/dev/null
+	done
+	return 0
+}
+
 containerd_stop() {
 	local d=${1:-$CTD_DIR} i id p
 	CTD_DIR=$d
@@ -193,8 +212,9 @@ containerd_stop() {
 		[[ -n $id ]] || continue
 		rm -f "$(containerd_shim_socket "$id")"
 	done <"$d/ids"
-	# the shim's state root for our namespace (empty once all is deleted)
-	rmdir "/run/containerd/rcrun/$CTD_NS" 2>/dev/null
+	# the shims' state roots for our namespace (empty once all is deleted;
+	# runc's when a test compared with containerd's runc shim)
+	rmdir "/run/containerd/rcrun/$CTD_NS" "/run/containerd/runc/$CTD_NS" 2>/dev/null
 	if [[ -s $d/created-global ]]; then
 		for i in $(sort -r "$d/created-global"); do
 			rmdir "$i" 2>/dev/null

@@ -1,0 +1,174 @@
+#!/usr/bin/env bats
+# docker >= 23 with the rcrun SHIM: Debian trixie's dockerd 26 (+ its docker
+# CLI) and containerd 1.7, unpacked privately with dpkg -x (lib/trixie.bash;
+# nothing is installed into the system), a PRIVATE instance with
+#   daemon.json "runtimes": {"rcrun": {"runtimeType": "io.containerd.rcrun.v2"}}
+# containerd finds containerd-shim-rcrun-v2 on its own PATH.  The main job:
+# `docker run --runtime=rcrun -m 128m ... dd bs=200M` exits 137 and docker
+# says State.OOMKilled=true; a `docker run --rm ... true` exits 0 and leaves
+# no shim process, socket, cgroup, mount or state behind.
+# Skipped only when the trixie packages cannot be fetched (no network, no
+# apt; the reason is printed) or with RCRUN_TEST_NO_DOCKER=1; the first run
+# downloads ~60 MiB into $RCRUN_TEST_CACHE/trixie (later runs: the cache).
+
+bats_require_minimum_version 1.5.0
+load ../lib/common
+# shellcheck source=../lib/containerd.bash
+source "$CONF_LIB/containerd.bash"
+# shellcheck source=../lib/trixie.bash
+source "$CONF_LIB/trixie.bash"
+
+DOCKER26_CGP=/rcrun-test-$RCRUN_TEST_TAG-docker26
+
+setup_file() {
+	suite_setup_file || return 1
+	# (bats 1.8 fails a file whose setup_file skips: setup() skips each test)
+	if [[ ${RCRUN_TEST_NO_DOCKER:-0} == 1 ]]; then
+		echo "RCRUN_TEST_NO_DOCKER=1" >"$BATS_FILE_TMPDIR/skip"
+		return 0
+	fi
+	if ! trixie_fetch; then
+		echo "Debian trixie's docker.io: $TRIXIE_UNAVAILABLE_WHY" >"$BATS_FILE_TMPDIR/skip"
+		return 0
+	fi
+	if ! SHIM_BIN=$(shim_binary); then
+		echo "containerd-shim-rcrun-v2 not built (cargo build --release -p containerd-shim-rcrun-v2)" >&2
+		return 1
+	fi
+	export SHIM_BIN
+	if ! docker26_start "$RCRUN_TEST_TMP/d26" "$DOCKER26_CGP" >"$BATS_FILE_TMPDIR/start.log" 2>&1 ||
+		! docker_import_busybox >>"$BATS_FILE_TMPDIR/start.log" 2>&1; then
+		cat "$BATS_FILE_TMPDIR/start.log" >&2
+		echo "private dockerd 26 failed to start (log above)" >&2
+		return 1
+	fi
+	# docker creates its cgroup parent lazily: create it now (docker_stop
+	# removes it) so that it is no per-test leak
+	CG_PARENT=$DOCKER26_CGP test_parent_cgroup_create
+	LEAK_EXTRA_STATE_DIRS="$DOCKER_DIR/ctd-state/io.containerd.runtime.v2.task/moby /run/containerd/rcrun/moby $DOCKER_DIR/exec/containerd"
+	export DOCKER_DIR DOCKER_CLI LEAK_EXTRA_STATE_DIRS
+}
+
+teardown_file() {
+	local rc=0
+	if [[ -d $RCRUN_TEST_TMP/d26 ]]; then
+		docker_stop "$RCRUN_TEST_TMP/d26" || rc=1
+	fi
+	LEAK_EXTRA_STATE_DIRS=""
+	suite_teardown_file || rc=1
+	return $rc
+}
+
+setup() {
+	if [[ -f $BATS_FILE_TMPDIR/skip ]]; then
+		skip "docker 26 not available: $(cat "$BATS_FILE_TMPDIR/skip")"
+	fi
+	cp "$DOCKER_DIR/cids" "$BATS_TEST_TMPDIR/.cids-before"
+	suite_setup
+}
+
+teardown() {
+	[[ -f $BATS_FILE_TMPDIR/skip ]] && return 0
+	local rc=0 left cid
+	left=$(dk ps -aq 2>/dev/null)
+	if [[ -n $left ]]; then
+		echo "containers left behind: $left"
+		for cid in $left; do dk rm -f "$cid" >/dev/null 2>&1; done
+		[[ -n ${BATS_TEST_COMPLETED:-} ]] && rc=1
+	fi
+	while read -r cid; do
+		[[ -n $cid ]] || continue
+		if [[ -e $(docker_shim_socket "$cid") ]]; then
+			echo "shim socket of $cid left: $(docker_shim_socket "$cid")"
+			rm -f "$(docker_shim_socket "$cid")"
+			[[ -n ${BATS_TEST_COMPLETED:-} ]] && rc=1
+		fi
+	done < <(comm -13 <(sort "$BATS_TEST_TMPDIR/.cids-before" 2>/dev/null) <(sort "$DOCKER_DIR/cids"))
+	suite_teardown || rc=1
+	return $rc
+}
+
+# dkt: the docker CLI with a timeout (a hanging shim must fail the test).
+dkt() { timeout 120 "$DOCKER_CLI" -H "unix://$DOCKER_DIR/docker.sock" "$@"; }
+
+# drun ARGS...: `docker run --network none` with a cidfile; sets RC, OUT,
+# ERR, CID.
+drun() {
+	local cidf
+	cidf=$(mktemp -u "$BATS_TEST_TMPDIR/cid.XXXXXX")
+	RC=0
+	dkt run --network none --cidfile "$cidf" "$@" </dev/null >"$BATS_TEST_TMPDIR/.drun.out" 2>"$BATS_TEST_TMPDIR/.drun.err" 3>&- || RC=$?
+	OUT=$(cat "$BATS_TEST_TMPDIR/.drun.out")
+	ERR=$(cat "$BATS_TEST_TMPDIR/.drun.err")
+	CID=$(cat "$cidf" 2>/dev/null)
+	[[ -n $CID ]] && docker_record_cid "$CID"
+	return 0
+}
+
+# rcrun_shims: pids of rcrun shims serving our containerd.
+rcrun_shims() {
+	pgrep -f "^[^ ]*containerd-shim-rcrun-v2 .*-address $DOCKER_DIR/containerd.sock( |\$)" || true
+}
+
+# nothing_left CID: no shim process, shim socket, cgroup, mount or state of
+# the (removed) container CID.
+nothing_left() {
+	local cid=$1 i m p rc=0
+	for ((i = 0; i < 50; i++)); do
+		[[ -z $(rcrun_shims) ]] && break
+		sleep 0.1
+	done
+	p=$(rcrun_shims)
+	[[ -z $p ]] || { echo "shim process(es) left: $p"; rc=1; }
+	[[ ! -e $(docker_shim_socket "$cid") ]] || { echo "shim socket left: $(docker_shim_socket "$cid")"; rc=1; }
+	for m in "${CG_HIERS[@]}"; do
+		[[ ! -d $m$DOCKER26_CGP/$cid ]] || { echo "cgroup left: $m$DOCKER26_CGP/$cid"; rc=1; }
+	done
+	if grep -F "$cid" /proc/self/mountinfo; then
+		echo "mount(s) of $cid left (above)"
+		rc=1
+	fi
+	for p in "/run/containerd/rcrun/moby/$cid" "$DOCKER_DIR/ctd-state/io.containerd.runtime.v2.task/moby/$cid"; do
+		[[ ! -e $p ]] || { echo "state left: $p"; rc=1; }
+	done
+	return $rc
+}
+
+@test "docker 26: dockerd 26 + containerd 1.7 from trixie, rcrun registered with runtimeType io.containerd.rcrun.v2" {
+	run -0 dkt version --format '{{.Server.Version}}'
+	note "dockerd $output, $("$TRIXIE_ROOT/usr/bin/containerd" --version | awk '{ print $3 }') (trixie, unpacked in $TRIXIE_ROOT)"
+	[[ ${output%%.*} -ge 23 ]]
+	run -0 jq -c '.runtimes' "$DOCKER_DIR/daemon.json"
+	assert_eq "daemon.json runtimes" '{"rcrun":{"runtimeType":"io.containerd.rcrun.v2"}}' "$output"
+	# the container really runs under containerd-shim-rcrun-v2
+	drun -d --runtime=rcrun "$DOCKER_IMAGE" sleep 600
+	[[ $RC -eq 0 && -n $CID ]] || { echo "docker run -d: rc=$RC $ERR"; false; }
+	local pid ppid
+	pid=$(dkt inspect -f '{{.State.Pid}}' "$CID")
+	ppid=$(awk '{ print $4 }' "/proc/$pid/stat")
+	run -0 tr '\0' ' ' <"/proc/$ppid/cmdline"
+	[[ $output == *containerd-shim-rcrun-v2*"-address $DOCKER_DIR/containerd.sock"* ]] || { echo "parent of the init: $output"; false; }
+	run -0 dkt rm -f "$CID"
+	nothing_left "$CID"
+}
+
+@test "docker 26: docker run --runtime=rcrun -m 128m dd bs=200M: exit 137, State.OOMKilled=true" {
+	local name=rct$RCRUN_TEST_TAG-oom26
+	drun --name "$name" --runtime=rcrun -m 128m "$DOCKER_IMAGE" dd if=/dev/zero of=/dev/null bs=200M count=1
+	echo "stderr: $ERR"
+	assert_eq "docker run exit status" 137 "$RC"
+	run -0 dkt inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' "$name"
+	assert_eq "OOMKilled ExitCode" "true 137" "$output"
+	run -0 dkt rm "$name"
+	nothing_left "$CID"
+}
+
+@test "docker 26: docker run --rm --runtime=rcrun true: exit 0, no shim process, socket, cgroup, mount or state left" {
+	drun --rm --runtime=rcrun "$DOCKER_IMAGE" true
+	echo "stderr: $ERR"
+	assert_eq "docker run exit status" 0 "$RC"
+	[[ -n $CID ]]
+	run -0 dkt ps -aq
+	assert_eq "containers" "" "$output"
+	nothing_left "$CID"
+}
