@@ -482,6 +482,13 @@ fn update_orders_memory_writes_and_checks_usage() {
             );
             // Unlimited memory lifts memsw as well.
             set.update(&m(-1, None)).unwrap();
+            // i64::MAX is the kernel's "unlimited" too (whole pages), not
+            // above the unlimited memsw.
+            set.update(&m(i64::MAX, None)).unwrap();
+            assert_eq!(
+                read(&dir, "memory.limit_in_bytes"),
+                read(&dir, "memory.memsw.limit_in_bytes")
+            );
         } else if h.on_v2("memory") {
             assert_eq!(read(&dir, "memory.max"), (32u64 << 20).to_string());
         }

@@ -208,6 +208,16 @@ fn memory(m: &LinuxMemory, update: bool) -> Result<(), CgroupError> {
         }
     }
     let limit = m.limit().unwrap_or(0);
+    let page = page_size();
+    if limit > 0 && limit.unsigned_abs() < page {
+        return Err(CgroupError::invalid(
+            f("limit"),
+            limit,
+            format!(
+                "below one page ({page} bytes): the kernel rounds it down to 0 bytes, in which no process can run"
+            ),
+        ));
+    }
     let swap = m.swap().unwrap_or(0);
     if swap > 0 {
         if limit > 0 && swap < limit {
@@ -358,6 +368,13 @@ fn block_io(b: &LinuxBlockIo) -> Result<(), CgroupError> {
     Ok(())
 }
 
+/// The kernel's page size: memory limits are kept in whole pages.
+pub(crate) fn page_size() -> u64 {
+    // SAFETY: sysconf only reads a constant of the running system.
+    let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(v).ok().filter(|&v| v > 0).unwrap_or(4096)
+}
+
 /// "2MB", "1GB", "64KB": digits then a unit; also keeps the value safe to
 /// splice into a file name.
 pub(crate) fn valid_page_size(s: &str) -> bool {
@@ -371,16 +388,19 @@ pub(crate) fn valid_page_size(s: &str) -> bool {
     !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// "0-3,5,7-8" (cpuset list syntax); empty means unset.
+/// "0-3,5,7-8" (cpuset list syntax, ranges low-high); empty means unset.
 pub(crate) fn valid_cpu_list(s: &str) -> bool {
     let s = s.trim();
+    let num = |x: &str| {
+        if x.is_empty() || !x.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        x.parse::<u64>().ok()
+    };
     s.is_empty()
-        || s.split(',').all(|part| {
-            let mut it = part.splitn(2, '-');
-            let a = it.next().unwrap_or("");
-            let b = it.next();
-            let num = |x: &str| !x.is_empty() && x.bytes().all(|c| c.is_ascii_digit());
-            num(a) && b.is_none_or(num)
+        || s.split(',').all(|part| match part.split_once('-') {
+            None => num(part).is_some(),
+            Some((a, b)) => matches!((num(a), num(b)), (Some(a), Some(b)) if a <= b),
         })
 }
 
@@ -421,15 +441,31 @@ mod tests {
         )
         .is_ok());
         let m = LinuxMemoryBuilder::default()
-            .limit(200)
-            .swap(100)
+            .limit(200 << 20)
+            .swap(100 << 20)
             .build()
             .unwrap();
         let e = values(&mem(m), false).unwrap_err().to_string();
         assert!(
-            e.starts_with("linux.resources.memory.swap: 100 is invalid"),
+            e.starts_with("linux.resources.memory.swap: 104857600 is invalid"),
             "{e}"
         );
+        // Below one page: rounded down to 0 by the kernel.
+        let e = values(
+            &mem(LinuxMemoryBuilder::default().limit(1).build().unwrap()),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("linux.resources.memory.limit: 1 is invalid (below one page"),
+            "{e}"
+        );
+        let m = LinuxMemoryBuilder::default()
+            .limit(page_size() as i64)
+            .build()
+            .unwrap();
+        assert!(values(&mem(m), false).is_ok());
         let m = LinuxMemoryBuilder::default().swap(100).build().unwrap();
         assert!(values(&mem(m), false).is_err());
         assert!(values(&mem(m), true).is_ok());
@@ -500,6 +536,8 @@ mod tests {
             .build()
             .unwrap();
         assert!(values(&cpu(c), false).is_ok());
+        assert!(valid_cpu_list("3-3") && valid_cpu_list("0-999") && valid_cpu_list(""));
+        assert!(!valid_cpu_list("1-0") && !valid_cpu_list("0-1-2") && !valid_cpu_list("1,"));
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub(crate) fn below_usage(limit: i64, usage: u64) -> CgroupError {
 /// all times, so when both change the order matters: raise memsw before the
 /// limit, lower the limit before memsw.
 fn write_limits(dir: &Path, limit: Option<i64>, swap: Option<i64>) -> Result<(), CgroupError> {
-    let wl = |v: i64| fs::write(dir, LIMIT, &v.to_string(), &format!("{F}.limit"));
+    let wl = |v: i64| write_limit(dir, v);
     let ws = |v: i64| fs::write(dir, MEMSW, &v.to_string(), &format!("{F}.swap"));
     match (limit, swap) {
         (Some(l), Some(s)) => {
@@ -106,24 +106,52 @@ fn write_limits(dir: &Path, limit: Option<i64>, swap: Option<i64>) -> Result<(),
                 ws(s)
             }
         }
-        (Some(l), None) => {
-            if fs::exists(dir, MEMSW) {
-                let cur_memsw = fs::read_u64(dir, MEMSW)?;
-                if as_bytes(l) > cur_memsw {
-                    return Err(CgroupError::invalid(
-                        format!("{F}.limit"),
-                        l,
-                        format!(
-                            "exceeds the current memory+swap limit of {cur_memsw} bytes; set {F}.swap as well"
-                        ),
-                    ));
-                }
+        // The kernel decides (it compares whole pages: i64::MAX is its
+        // "unlimited", not more than the memsw in place); its EINVAL is
+        // then explained.
+        (Some(l), None) => wl(l).map_err(|e| {
+            if !crate::cgroups::v1::cpu::is_einval(&e) || !fs::exists(dir, MEMSW) {
+                return e;
             }
-            wl(l)
-        }
+            match fs::read_u64(dir, MEMSW) {
+                Ok(cur_memsw) if as_bytes(l) > cur_memsw => CgroupError::invalid(
+                    format!("{F}.limit"),
+                    l,
+                    format!(
+                        "exceeds the current memory+swap limit of {cur_memsw} bytes; set {F}.swap as well"
+                    ),
+                ),
+                _ => e,
+            }
+        }),
         (None, Some(s)) => ws(s),
         (None, None) => Ok(()),
     }
+}
+
+/// Writes memory.limit_in_bytes. EBUSY means the kernel could not reclaim
+/// the usage below the new limit (`update`): say how much is in use and
+/// that the old limit is still in place.
+fn write_limit(dir: &Path, l: i64) -> Result<(), CgroupError> {
+    fs::write(dir, LIMIT, &l.to_string(), &format!("{F}.limit")).map_err(|e| {
+        let busy = matches!(&e, CgroupError::WriteRejected { source, .. } if source.raw_os_error() == Some(libc::EBUSY));
+        if !busy {
+            return e;
+        }
+        match (
+            fs::read_u64(dir, "memory.usage_in_bytes"),
+            fs::read_u64(dir, LIMIT),
+        ) {
+            (Ok(usage), Ok(old)) => CgroupError::invalid(
+                format!("{F}.limit"),
+                l,
+                format!(
+                    "below the container's current memory usage of {usage} bytes, which the kernel could not reclaim (EBUSY); the limit stays {old} bytes"
+                ),
+            ),
+            _ => e,
+        }
+    })
 }
 
 /// -1 (unlimited) compares as the largest value.
