@@ -21,15 +21,18 @@ fds_inside() {
 	shift 2
 	id=$(ctr_id "fds-$name-$which")
 	b=$BATS_TEST_TMPDIR/$id
-	# (the loop ends with `true`: the glob also lists the shell's own
-	# transient fd, whose readlink fails once it is closed)
-	make_bundle "$b" '.process.args = ["sh", "-c", "ls /proc/1/fd | sort -n | tr \"\\n\" \" \"; for f in /proc/1/fd/*; do readlink $f; done >&2; true"]'
+	# No pipeline in pid 1's shell: while it sets one up it holds the pipe
+	# fds itself, and `ls` would list them when it runs at that moment
+	# (seen on a loaded CI machine). Sorted on the host instead. (The loop
+	# ends with `true`: the glob also lists the shell's own transient fd,
+	# whose readlink fails once it is closed.)
+	make_bundle "$b" '.process.args = ["sh", "-c", "ls /proc/1/fd; for f in /proc/1/fd/*; do readlink $f; done >&2; true"]'
 	echo "secret-$RCRUN_TEST_TAG" >"$BATS_TEST_TMPDIR/secret"
 	RC=0
 	"$which" run "$@" --bundle "$b" "$id" </dev/null >"$BATS_TEST_TMPDIR/fds.out" 2>"$BATS_TEST_TMPDIR/fds.err" \
 		5<"$BATS_TEST_TMPDIR/secret" 7<"$BATS_TEST_TMPDIR/secret" 9>"$BATS_TEST_TMPDIR/nine" 3>&- || RC=$?
 	ctr_force_delete "$which" "$id"
-	FDS=$(sed 's/ *$//' "$BATS_TEST_TMPDIR/fds.out")
+	FDS=$(sort -n "$BATS_TEST_TMPDIR/fds.out" | tr '\n' ' ' | sed 's/ *$//')
 	TARGETS=$(cat "$BATS_TEST_TMPDIR/fds.err")
 }
 
