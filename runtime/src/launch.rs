@@ -339,11 +339,34 @@ fn spawn_and_wait(
         let _ = r.close();
     }
     let res = parent(spec, p, hooks_view, pid, placed, go_wr, ends);
-    if res.is_err() {
+    if let Err(e) = res {
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         let _ = waitpid(Pid::from_raw(pid), None);
+        return Err(oom_at_start(spec, p.cgroups).unwrap_or(e));
     }
-    res.map(|()| pid)
+    Ok(pid)
+}
+
+/// An init that died while being set up because the container's memory
+/// limit is below what the setup needs: the OOM killer's kill is counted in
+/// the container's cgroup. Said as such, naming the field, instead of the
+/// broken channel the parent sees.
+fn oom_at_start(spec: &Spec, cg: &CgroupSet) -> Option<Error> {
+    let kills = cg.oom_counters().ok()?.oom_kill;
+    if kills == 0 {
+        return None;
+    }
+    let limit = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.limit())
+        .map(|l| l.to_string())
+        .unwrap_or_else(|| "(inherited)".into());
+    Some(Error::Spec(format!(
+        "linux.resources.memory.limit: {limit} is too low: the container's init was OOM-killed while it was being set up, before the program ran"
+    )))
 }
 
 fn parent(
