@@ -172,3 +172,25 @@ nothing_left() {
 	assert_eq "containers" "" "$output"
 	nothing_left "$CID"
 }
+
+# docker update goes to containerd's Update and the shim's Update (ctr 1.6
+# and 1.7 have no `task update`): the new limits are read back from the
+# container's cgroup files.
+@test "docker 26: docker update -m/--cpus/--pids-limit through the shim: cgroup files read back" {
+	drun -d --runtime=rcrun -m 128m "$DOCKER_IMAGE" sleep 600
+	[[ $RC -eq 0 && -n $CID ]] || { echo "docker run -d: rc=$RC $ERR"; false; }
+	local cg=$DOCKER26_CGP/$CID
+	assert_eq "memory.limit before" 134217728 "$(CG_PARENT=$DOCKER26_CGP cg_value "$cg" memory.limit)"
+	run -0 dkt update --memory 96m --memory-swap 96m --cpus 0.5 --pids-limit 50 "$CID"
+	assert_eq "memory.limit after update" $((96 << 20)) "$(CG_PARENT=$DOCKER26_CGP cg_value "$cg" memory.limit)"
+	assert_eq "pids.limit after update" 50 "$(CG_PARENT=$DOCKER26_CGP cg_value "$cg" pids.limit)"
+	local q p
+	q=$(CG_PARENT=$DOCKER26_CGP cg_value "$cg" cpu.quota)
+	p=$(CG_PARENT=$DOCKER26_CGP cg_value "$cg" cpu.period)
+	assert_eq "cpu quota/period after --cpus 0.5" "50000/100000" "$q/$p"
+	if CG_PARENT=$DOCKER26_CGP cg_has memory.swap; then
+		assert_eq "memory.swap after update" $((96 << 20)) "$(CG_PARENT=$DOCKER26_CGP cg_value "$cg" memory.swap)"
+	fi
+	run -0 dkt rm -f "$CID"
+	nothing_left "$CID"
+}

@@ -9,6 +9,7 @@
 # RCRUN_TEST_CONTAINERD=/path/to/containerd runs it against another
 # containerd (e.g. 1.7 unpacked with dpkg -x; its ctr is used if next to it).
 
+bats_require_minimum_version 1.5.0
 load ../lib/common
 # shellcheck source=../lib/containerd.bash
 source "$CONF_LIB/containerd.bash"
@@ -266,6 +267,57 @@ wait_task_status() { # ID STATUS
 	shim_gone
 }
 
+# Many containers at once (RCRUN_TEST_SHIM_MANY, default 100): all started
+# detached (4 ctr at a time), all running under their own shim, then all
+# killed and removed: no shim process, socket, fifo, state, mount or cgroup
+# of any of them is left (shim_gone here, lib/leak.bash in teardown).
+SHIM_MANY=${RCRUN_TEST_SHIM_MANY:-100}
+
+@test "shim: $SHIM_MANY containers up at once, then removed: nothing left" {
+	local ids=() i id m
+	for ((i = 1; i <= SHIM_MANY; i++)); do
+		ids+=("many$i")
+		containerd_record_id "many$i"
+	done
+	export -f cctr
+	export CTR_BIN CTD_DIR CTD_NS CTD_IMAGE CTD_RUNTIME
+	printf '%s\n' "${ids[@]}" | xargs -P 4 -I{} bash -c \
+		'cctr run -d --null-io --runtime "$CTD_RUNTIME" "$CTD_IMAGE" {} sleep 600 >/dev/null || echo "start {} failed"' \
+		>"$BATS_TEST_TMPDIR/start.log" 2>&1
+	[[ ! -s $BATS_TEST_TMPDIR/start.log ]] || { cat "$BATS_TEST_TMPDIR/start.log"; false; }
+	local running shims
+	running=$(cctr task ls | awk '$1 ~ /^many/ && $3 == "RUNNING"' | wc -l)
+	shims=$(containerd_shim_pids | wc -l)
+	note "$running tasks RUNNING, $shims shim processes, $(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo) MiB available"
+	assert_eq "running tasks" "$SHIM_MANY" "$running"
+	assert_eq "shim processes" "$SHIM_MANY" "$shims"
+	m=$(cg_mount memory) || m=""
+	if [[ -n $m ]]; then
+		for id in "${ids[@]}"; do
+			[[ -d $m/$CTD_NS/$id ]] || { echo "no memory cgroup for $id under $m/$CTD_NS"; false; }
+		done
+	fi
+	printf '%s\n' "${ids[@]}" | xargs -P 4 -I{} bash -c \
+		'cctr task kill -s SIGKILL {} >/dev/null 2>&1; for i in $(seq 100); do cctr task delete {} >/dev/null 2>&1 && break; sleep 0.1; done; cctr container delete {} >/dev/null || echo "container delete {} failed"' \
+		>"$BATS_TEST_TMPDIR/rm.log" 2>&1
+	[[ ! -s $BATS_TEST_TMPDIR/rm.log ]] || { cat "$BATS_TEST_TMPDIR/rm.log"; false; }
+	run -0 cctr container ls -q
+	assert_eq "containers left" "" "$output"
+	shim_gone
+	local left=""
+	for m in "${CG_HIERS[@]}"; do
+		for id in "${ids[@]}"; do
+			[[ -e $m/$CTD_NS/$id ]] && left+=" $m/$CTD_NS/$id"
+		done
+	done
+	[[ -z $left ]] || { echo "cgroups left:$left"; false; }
+	if grep -E "/many[0-9]+/rootfs" /proc/self/mountinfo; then
+		echo "rootfs mounts left (above)"
+		false
+	fi
+	containerd_ns_cgroup_rmdir
+}
+
 # mem_of PID: "RSS PSS USS THREADS" in kB (USS: private clean + dirty).
 mem_of() {
 	local rss pss uss thr
@@ -344,4 +396,115 @@ SHIM_RSS_MAX_KB=1536
 	shim_gone
 	[[ $rmed -le $SHIM_RSS_MAX_KB && $rmax -le $SHIM_RSS_MAX_KB ]] ||
 		{ echo "idle shim RSS over ${SHIM_RSS_MAX_KB} kB: ${rss[*]}"; false; }
+}
+
+# ctr_run_timed OUTFILE RUNTIME ID: `ctr run --rm --null-io IMAGE ID true` on
+# our containerd with RUNTIME; appends the elapsed microseconds to OUTFILE
+# (CLOCK_MONOTONIC around the ctr process, read by perl's Time::HiRes outside
+# the timed span; bash's EPOCHREALTIME where that is missing) and returns
+# ctr's exit status, its output on stdout.
+ctr_run_timed() {
+	local f=$1 rt=$2 id=$3 t0 t1 rc
+	local cmd=(timeout -k 5 20 "$CTR_BIN" -a "$CTD_DIR/containerd.sock" -n "$CTD_NS"
+		run --rm --null-io --runtime "$rt" "$CTD_IMAGE" "$id" true)
+	if perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -e 1 2>/dev/null; then
+		perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -e '
+			my $f = shift;
+			my $t = clock_gettime(CLOCK_MONOTONIC);
+			my $r = system(@ARGV);
+			my $us = int((clock_gettime(CLOCK_MONOTONIC) - $t) * 1e6 + 0.5);
+			open(my $o, ">>", $f) or die "$f: $!";
+			print $o "$us\n";
+			exit($r == -1 ? 127 : ($r & 127) ? 128 + ($r & 127) : $r >> 8);' "$f" "${cmd[@]}" 2>&1
+	else
+		t0=${EPOCHREALTIME/./}
+		"${cmd[@]}" 2>&1
+		rc=$?
+		t1=${EPOCHREALTIME/./}
+		echo $((t1 - t0)) >>"$f"
+		return $rc
+	fi
+}
+
+# timing_stats FILE: "median X ms [p25–p75 a–b] p90 c" of the microsecond
+# values in FILE (nearest rank).
+timing_stats() {
+	sort -n "$1" | awk '{ v[NR] = $1 / 1000 }
+		function r(p) { i = int(p * NR); if (i < p * NR) i++; if (i < 1) i = 1; return v[i] }
+		END { printf "median %.1f ms [p25–p75 %.1f–%.1f] p90 %.1f", r(0.5), r(0.25), r(0.75), r(0.9) }'
+}
+
+# any_shim_pids: rcrun's and containerd's runc shims serving our containerd.
+any_shim_pids() {
+	pgrep -f "^[^ ]*containerd-shim-(rcrun|runc)-v2 .*-address $CTD_DIR/containerd.sock( |\$)" || true
+}
+
+# Start-to-removal latency of a short container through each shim, the same
+# containerd, ctr and image: 3 warm-up runs then 15 timed ones per runtime,
+# the two runtimes alternating run by run (they share the noise). Each run
+# starts with no shim of ours alive (waited for outside the timed span).
+# Reported only: the assertions are that every run exits 0 and that no
+# container, task, shim process, shim socket/state or cgroup of them is left.
+@test "shim: ctr run --rm true, rcrun shim vs runc shim (timing, reported)" {
+	local warm=3 n=15 i j k rt id out p
+	local rts=("$CTD_RUNTIME") names=(rcrun)
+	if [[ -n $(PATH="$CTD_DIR/bin:$PATH" command -v containerd-shim-runc-v2) ]] && command -v runc >/dev/null; then
+		rts+=(io.containerd.runc.v2) names+=(runc)
+	fi
+	local ids=() files=()
+	for k in "${!rts[@]}"; do
+		files+=("$BATS_TEST_TMPDIR/times.${names[k]}")
+		: >"${files[k]}"
+	done
+	for ((i = 0; i < warm + n; i++)); do
+		for k in "${!rts[@]}"; do
+			rt=${rts[k]}
+			id=tm-${names[k]}-$i
+			ids+=("$id")
+			containerd_record_id "$id"
+			# warm-up runs are timed into a scratch file
+			if [[ $i -lt $warm ]]; then
+				out=$(ctr_run_timed "$BATS_TEST_TMPDIR/times.warm" "$rt" "$id")
+			else
+				out=$(ctr_run_timed "${files[k]}" "$rt" "$id")
+			fi || { echo "run $id ($rt): exit $?: $out"; false; }
+			for ((j = 0; j < 100; j++)); do
+				p=$(any_shim_pids)
+				[[ -z $p ]] && break
+				sleep 0.05
+			done
+			[[ -z $p ]] || { echo "after $id: shim(s) still running: $p"; false; }
+		done
+	done
+
+	# nothing of these runs is left
+	local left
+	left=$(cctr container ls -q | grep -E '^tm-' || true)
+	[[ -z $left ]] || { echo "containers left: $left"; false; }
+	left=$(cctr task ls -q | grep -E '^tm-' || true)
+	[[ -z $left ]] || { echo "tasks left: $left"; false; }
+	local m
+	for m in "${CG_HIERS[@]}"; do
+		for id in "${ids[@]}"; do
+			[[ ! -e $m/$CTD_NS/$id ]] || { echo "cgroup left: $m/$CTD_NS/$id"; false; }
+		done
+	done
+	left=$(ls -A "/run/containerd/runc/$CTD_NS" 2>/dev/null || true)
+	[[ -z $left ]] || { echo "runc shim state left: $left"; false; }
+	containerd_ns_cgroup_rmdir
+	shim_gone
+
+	local line="ctr run --rm true:" s
+	for k in "${!rts[@]}"; do
+		[[ $(wc -l <"${files[k]}") -eq $n ]]
+		s=$(timing_stats "${files[k]}")
+		line+=" ${names[k]} shim $s;"
+	done
+	if [[ ${#rts[@]} -eq 2 ]]; then
+		line+=$(awk -v a="$(median_of $(<"${files[0]}"))" -v b="$(median_of $(<"${files[1]}"))" \
+			'BEGIN { printf " ratio %.1f/%.1f = %.2f", a / 1000, b / 1000, a / b }')
+	else
+		line+=" runc shim not measured (containerd-shim-runc-v2 or runc not installed)"
+	fi
+	note "$line ($n runs each after $warm warm-up, alternating)"
 }
