@@ -678,6 +678,17 @@ fn ensure_libcontainer_state(root: &Root, st: &ContainerState) -> Result<()> {
     }
 }
 
+/// An exec that failed because the container's pids cgroup is full: its
+/// processes are forked inside the cgroup, where the kernel refuses one
+/// more (runc forks outside and moves the process in, which pids.max does
+/// not check). Said as such, naming the field.
+fn exec_pids_full(st: &ContainerState) -> Option<Error> {
+    let (max, _) = st.cgroups.pids_at_limit()?;
+    Some(Error::State(format!(
+        "exec: linux.resources.pids.limit: {max} leaves no room for another process in the container (the kernel refused the fork)"
+    )))
+}
+
 /// Options of `exec`.
 #[derive(Debug, Default)]
 pub struct ExecOptions {
@@ -703,6 +714,9 @@ pub fn exec(root: &Root, st: &ContainerState, opts: ExecOptions) -> Result<i32> 
     let hierarchies = Hierarchies::detect()?;
     let lc_root = root.libcontainer_root(&st.id);
     ensure_libcontainer_state(root, st)?;
+    // libcontainer logs each failure as a chain of lines and returns it too:
+    // printed once, as the error below.
+    crate::logging::mute_dependencies();
     let (_, self_join) = libcontainer_cgroups(&hierarchies, &st.cgroups)?;
     let pid = with_cgroups_joined(&self_join, &hierarchies, true, || {
         let b = ContainerBuilder::new(st.id.clone(), SyscallType::Linux)
@@ -732,7 +746,8 @@ pub fn exec(root: &Root, st: &ContainerState, opts: ExecOptions) -> Result<i32> 
             b = b.with_user(Some(uid)).with_group(gid);
         }
         b.build().map_err(|e| lc_error("exec", e))
-    })?;
+    })
+    .map_err(|e| exec_pids_full(st).unwrap_or(e))?;
     let _ = opts.tty;
     Ok(pid.as_raw())
 }

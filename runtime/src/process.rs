@@ -93,3 +93,24 @@ pub fn wait_forwarding_signals(pid: i32) -> Result<i32> {
         }
     }
 }
+
+/// After a failed exec: waits (at most `limit`) for the children this
+/// process still has (libcontainer's intermediate process ends on its own
+/// once its clone failed), so that when `rcrun exec` exits with its error no
+/// process of it is left in the container's cgroups. Only for the CLI: a
+/// library caller (the shim) has other children to wait for.
+pub fn reap_children_for(limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {}
+            Ok(_) => continue,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return, // ECHILD: none left
+        }
+        if std::time::Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}

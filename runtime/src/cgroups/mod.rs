@@ -209,6 +209,11 @@ impl CgroupSet {
         pids::all(self)
     }
 
+    /// `(pids.max, pids.current)` when the pids cgroup has no room left.
+    pub fn pids_at_limit(&self) -> Option<(u64, u64)> {
+        pids::at_limit(self)
+    }
+
     pub fn freeze(&self) -> Result<(), CgroupError> {
         freeze::set(self, true)
     }

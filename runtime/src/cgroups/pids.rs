@@ -48,3 +48,14 @@ fn walk(dir: &Path, out: &mut Vec<i32>) -> Result<(), CgroupError> {
     }
     Ok(())
 }
+
+/// `(pids.max, pids.current)` of the container's pids cgroup when it is at
+/// its limit: a new process cannot be forked in it. None when there is no
+/// pids limit, room is left, or the files cannot be read.
+pub(crate) fn at_limit(set: &CgroupSet) -> Option<(u64, u64)> {
+    let dir = set.v1_dir("pids").or_else(|| set.unified_dir())?;
+    let read = |f: &str| fs::read_to_string(dir.path.join(f)).ok();
+    let max: u64 = read("pids.max")?.trim().parse().ok()?;
+    let current: u64 = read("pids.current")?.trim().parse().ok()?;
+    (current >= max).then_some((max, current))
+}

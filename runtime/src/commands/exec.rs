@@ -123,7 +123,8 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
             command: args.command.clone(),
             stdio: Default::default(),
         },
-    )?;
+    )
+    .inspect_err(|_| process::reap_children_for(std::time::Duration::from_millis(500)))?;
     if args.detach {
         return Ok(0);
     }
