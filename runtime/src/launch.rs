@@ -651,6 +651,17 @@ fn validate(spec: &Spec) -> Result<()> {
             )));
         }
     }
+    // The spec wants the full path inside the container; a relative one
+    // would be created relative to whatever directory the init is in.
+    let devices = spec.linux().as_ref().and_then(|l| l.devices().as_ref());
+    for (i, d) in devices.into_iter().flatten().enumerate() {
+        if !d.path().is_absolute() {
+            return Err(Error::Spec(format!(
+                "linux.devices[{i}].path: {:?} is not an absolute path",
+                d.path()
+            )));
+        }
+    }
     if let Some(mounts) = spec.mounts() {
         libcontainer::utils::validate_mount_options(mounts)
             .map_err(|e| Error::Spec(format!("mounts: {}", describe_chain(&e))))?;
