@@ -93,6 +93,41 @@ sc_noargs() { bad_create "$1" noargs '.process.args = []'; }
 	fi
 }
 
+# exec with a cwd that is not a directory in the container: one line naming
+# the flag and the path, for a missing path, a relative one, a symlink whose
+# target exists only on the host (resolved inside the container), and a
+# process.json's cwd; no exec'd process left, the container still running.
+@test "exec --cwd / process.cwd not in the container: one line naming it, nothing left" {
+	local id ps_before ps_after
+	id=$(ctr_id execcwd)
+	make_bundle "$BATS_TEST_TMPDIR/$id" '.process.args = ["sleep", "600"]'
+	ln -s /usr/share/doc "$BATS_TEST_TMPDIR/$id/rootfs/hostonly"
+	ctr_run_d rt "$id"
+	rc_of rt ps --format json "$id"
+	ps_before=$OUT
+	for cwd in /nope /hostonly relative/dir; do
+		rc_of rt exec --cwd "$cwd" "$id" /bin/true
+		[[ $RC -ne 0 ]] || { echo "exec --cwd $cwd succeeded"; false; }
+		if ! runtime_is_runc "$RUNTIME"; then
+			assert_one_line_error "$ERR" '--cwd' "$cwd"
+		fi
+	done
+	jq '.process | .args = ["/bin/true"] | .cwd = "/nope/either"' "$BATS_TEST_TMPDIR/$id/config.json" >"$BATS_TEST_TMPDIR/process.json"
+	rc_of rt exec --process "$BATS_TEST_TMPDIR/process.json" "$id"
+	[[ $RC -ne 0 ]] || { echo "exec --process with cwd /nope/either succeeded"; false; }
+	if ! runtime_is_runc "$RUNTIME"; then
+		assert_one_line_error "$ERR" 'process\.cwd' '/nope/either'
+	fi
+	# a good cwd still works, and is the container's /etc
+	rc_of rt exec --cwd /etc "$id" /bin/pwd
+	assert_eq "exec --cwd /etc" /etc "$OUT"
+	rc_of rt ps --format json "$id"
+	ps_after=$OUT
+	assert_eq "processes in the container after the failed execs" "$ps_before" "$ps_after"
+	assert_eq status running "$(ctr_status rt "$id")"
+	ctr_kill_delete rt "$id"
+}
+
 # unknown ids
 sc_unknown() {
 	local id

@@ -2,7 +2,12 @@
 //! libcontainer's tenant builder, in the container's cgroups.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::Mode;
 
 use crate::container;
 use crate::error::{Error, Result};
@@ -77,6 +82,62 @@ fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
     }
 }
 
+/// The cwd the new process will get from `--cwd` or `--process`'s
+/// `cwd`, if either gives one, with the name of where it came from.
+fn requested_cwd(args: &Args) -> Result<Option<(PathBuf, &'static str)>> {
+    if let Some(cwd) = &args.cwd {
+        return Ok(Some((cwd.clone(), "--cwd")));
+    }
+    let Some(file) = &args.process else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::Spec(format!("--process: {}: {e}", file.display())))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Spec(format!("--process: {}: {e}", file.display())))?;
+    Ok(v.get("cwd")
+        .and_then(|c| c.as_str())
+        .map(|c| (PathBuf::from(c), "process.cwd")))
+}
+
+/// Checks that `cwd` is an absolute path naming a directory inside the
+/// container whose init is `pid`, before anything is started: otherwise the
+/// failure surfaces from deep inside the new process's setup as an
+/// unreadable syscall error. The lookup is done with RESOLVE_IN_ROOT on the
+/// init's root, so symlinks in the container resolve inside it, never on
+/// the host. Errors other than "not there" are left to the exec itself.
+fn check_cwd(pid: i32, cwd: &Path, field: &str) -> Result<()> {
+    if !cwd.is_absolute() {
+        return Err(Error::Spec(format!(
+            "exec: {field}: {:?} must be an absolute path",
+            cwd.display().to_string()
+        )));
+    }
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let root_path = format!("/proc/{pid}/root");
+    let Ok(root) = nix::fcntl::open(root_path.as_str(), flags, Mode::empty()) else {
+        return Ok(()); // the init is gone: exec reports that itself
+    };
+    // SAFETY: open returned a new fd that nothing else owns.
+    let _root = unsafe { OwnedFd::from_raw_fd(root) };
+    let how = OpenHow::new()
+        .flags(flags)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    match openat2(root, cwd, how) {
+        Ok(fd) => {
+            // SAFETY: as above.
+            drop(unsafe { OwnedFd::from_raw_fd(fd) });
+            Ok(())
+        }
+        Err(e @ (Errno::ENOENT | Errno::ENOTDIR)) => Err(Error::Spec(format!(
+            "exec: {field}: {:?} is not a directory in the container ({})",
+            cwd.display().to_string(),
+            e.desc()
+        ))),
+        Err(_) => Ok(()),
+    }
+}
+
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
     let id = &args.container_id;
     let st = root.load(id)?;
@@ -100,6 +161,9 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         env.insert(k.to_string(), v.to_string());
     }
     let user = args.user.as_deref().map(parse_user).transpose()?;
+    if let Some((cwd, field)) = requested_cwd(args)? {
+        check_cwd(st.pid, &cwd, field)?;
+    }
     if !args.detach {
         process::become_subreaper()?;
     }
