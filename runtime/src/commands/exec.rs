@@ -2,12 +2,12 @@
 //! libcontainer's tenant builder, in the container's cgroups.
 
 use std::collections::HashMap;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
-use nix::sys::stat::Mode;
 
 use crate::container;
 use crate::error::{Error, Result};
@@ -109,29 +109,28 @@ fn requested_cwd(args: &Args) -> Result<Option<(PathBuf, &'static str)>> {
 fn check_cwd(pid: i32, cwd: &Path, field: &str) -> Result<()> {
     if !cwd.is_absolute() {
         return Err(Error::Spec(format!(
-            "exec: {field}: {:?} must be an absolute path",
-            cwd.display().to_string()
+            "exec: {field}: {cwd:?} must be an absolute path"
         )));
     }
     let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    let root_path = format!("/proc/{pid}/root");
-    let Ok(root) = nix::fcntl::open(root_path.as_str(), flags, Mode::empty()) else {
+    let Ok(root) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits())
+        .open(format!("/proc/{pid}/root"))
+    else {
         return Ok(()); // the init is gone: exec reports that itself
     };
-    // SAFETY: open returned a new fd that nothing else owns.
-    let _root = unsafe { OwnedFd::from_raw_fd(root) };
     let how = OpenHow::new()
         .flags(flags)
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    match openat2(root, cwd, how) {
+    match openat2(root.as_raw_fd(), cwd, how) {
         Ok(fd) => {
-            // SAFETY: as above.
+            // SAFETY: openat2 returned a new fd that nothing else owns.
             drop(unsafe { OwnedFd::from_raw_fd(fd) });
             Ok(())
         }
         Err(e @ (Errno::ENOENT | Errno::ENOTDIR)) => Err(Error::Spec(format!(
-            "exec: {field}: {:?} is not a directory in the container ({})",
-            cwd.display().to_string(),
+            "exec: {field}: {cwd:?} is not a directory in the container ({})",
             e.desc()
         ))),
         Err(_) => Ok(()),
