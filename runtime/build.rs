@@ -89,14 +89,106 @@ fn link_layout(manifest: &Path) {
         return;
     }
     println!("cargo:rustc-link-arg-bin=rcrun=-Wl,-z,pack-relative-relocs");
-    if file.is_file() {
-        // A name the build no longer has is skipped: a stale list costs
-        // RSS, not correctness, so lld's warning about it is off.
-        println!(
-            "cargo:rustc-link-arg-bin=rcrun=-Wl,--symbol-ordering-file={},--no-warn-symbol-ordering",
-            file.display()
-        );
+    let Ok(list) = std::fs::read_to_string(&file) else {
+        return;
+    };
+    let script = PathBuf::from(env("OUT_DIR")).join("hot-text.ld");
+    if std::fs::write(&script, hot_text_script(&list)).is_ok() {
+        println!("cargo:rustc-link-arg-bin=rcrun=-Wl,-T,{}", script.display());
     }
+}
+
+/// A linker script that puts the listed functions' sections, in the list's
+/// order, into an output section of their own ahead of `.text`.
+///
+/// Not lld's --symbol-ordering-file: that wants exact names, and a Rust
+/// symbol's hashes change with cargo's `-C metadata` (`-p rcrun` against
+/// the whole workspace, RUSTFLAGS, the toolchain): the list silently
+/// stopped matching. Here each hash is a wildcard: in v0 names (asked for
+/// in .cargo/config.toml: they spell out generic arguments, so each
+/// instance keeps a name of its own) a crate's `Cs<base62>_` and the
+/// back-references `B<base62>_` that move with it; in legacy names the
+/// `17h<16 hex>E`, which hashes the generic arguments, so there every
+/// instance of a hot generic function comes along. Names that are not
+/// Rust's (crt's _start, _init: not in sections of their own) stay put.
+fn hot_text_script(list: &str) -> String {
+    let mut out = String::from("SECTIONS {\n  .text.hot : {\n");
+    for name in list.lines().map(str::trim) {
+        if let Some((archive, member)) = name.split_once(':') {
+            // a member of a static C library (libc.a:malloc.o): C objects
+            // are not built with a section per function
+            out.push_str(&format!("    *{archive}:{member}(.text .text.*)\n"));
+            continue;
+        }
+        let pattern = if name.starts_with("_ZN") || name.starts_with("_R") {
+            wildcard_hashes(name)
+        } else if name == "main" {
+            name.to_string()
+        } else {
+            continue;
+        };
+        // #[cold] functions (grow_one, ...) are in .text.unlikely.<name>;
+        // whether ThinLTO promotes a local (and suffixes it) varies by build.
+        out.push_str("    *(");
+        for prefix in [".text.", ".text.unlikely."] {
+            for suffix in ["", ".llvm.*"] {
+                out.push_str(&format!(" {prefix}{pattern}{suffix}"));
+            }
+        }
+        out.push_str(" )\n");
+    }
+    out.push_str("  }\n}\nINSERT BEFORE .text;\n");
+    out
+}
+
+fn wildcard_hashes(name: &str) -> String {
+    // ThinLTO's promoted-local suffix: hot_text_script adds ".llvm.*".
+    let name = match name.find(".llvm.") {
+        Some(i) => &name[..i],
+        None => name,
+    };
+    let b = name.as_bytes();
+    let mut out = String::with_capacity(name.len() + 8);
+    let mut i = 0;
+    while i < b.len() {
+        // legacy: "17h" + 16 hex digits + "E" at the end
+        if b[i] == b'h'
+            && i + 18 == b.len()
+            && b[i + 17] == b'E'
+            && b[i + 1..i + 17].iter().all(u8::is_ascii_hexdigit)
+        {
+            out.push_str("h*E");
+            break;
+        }
+        // v0: a crate root "C", disambiguator "s<base62>_", then the
+        // crate's name (its length first). The same bytes inside an
+        // identifier would only make the pattern wider.
+        if name.starts_with("_R") && b[i] == b'C' && b.get(i + 1) == Some(&b's') {
+            if let Some(len) = b[i + 2..].iter().position(|&c| c == b'_') {
+                if b[i + 2..i + 2 + len].iter().all(u8::is_ascii_alphanumeric)
+                    && b.get(i + 3 + len).is_some_and(u8::is_ascii_digit)
+                {
+                    out.push_str("Cs*_");
+                    i += 2 + len + 1;
+                    continue;
+                }
+            }
+        }
+        // v0: a back-reference "B<base62>_" is an offset into the name,
+        // so it moves when a crate hash before it changes length
+        if name.starts_with("_R") && b[i] == b'B' {
+            if let Some(len) = b[i + 1..].iter().take(7).position(|&c| c == b'_') {
+                if b[i + 1..i + 1 + len].iter().all(u8::is_ascii_alphanumeric) {
+                    out.push_str("B*_");
+                    i += 1 + len + 1;
+                    continue;
+                }
+            }
+        }
+        out.push(b[i] as char);
+        i += 1;
+    }
+    out
 }
 
 fn main() {

@@ -8,15 +8,16 @@
 # large folio) around every page it faults on, so a process's RSS follows
 # how *spread out* the code it runs is, not how much of it runs.  A lifecycle
 # runs ~1,100 of rcrun's ~11,000 functions (~1.1 MB of 6.9 MB of text), but
-# they are scattered all over it.  runtime/build.rs hands this list to the
-# linker (lld's --symbol-ordering-file), which puts those functions first
-# and together.  See docs/benchmarks.md, section 3.
+# they are scattered all over it.  runtime/build.rs turns this list into a
+# linker script that puts those functions first and together, with every
+# crate hash in a name made a wildcard (the names are v0-mangled:
+# .cargo/config.toml).  See docs/benchmarks.md, section 3.
 #
 # How: a uprobe on the entry of every function of a copy of the binary
 # (tracefs), then create / start / state / kill / delete / run / exec / ps /
 # list / events --stats / pause / resume of busybox containers, with and
-# without resource limits.  Names that a later build no longer has are
-# ignored by the linker, so a stale list costs only RSS; rerun this after
+# without resource limits.  Names that a later build no longer has match
+# nothing, so a stale list costs only RSS; rerun this after
 # large changes and commit the result.  Takes ~8 min, most of it at the end:
 # disabling each of the ~11,000 uprobe events waits for an RCU grace period.
 # Needs root, tracefs, jq, nm.
