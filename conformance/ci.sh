@@ -5,7 +5,7 @@
 #   bash conformance/ci.sh
 #
 # 1. conformance/install-deps.sh    packages (+ Rust toolchain if missing)
-# 2. cargo build --release          the workspace (target/release/rcrun)
+# 2. cargo build --release          the workspace (target/x86_64-unknown-linux-gnu/release/rcrun)
 # 3. cargo fmt --all -- --check
 # 4. cargo clippy --all-targets -- -D warnings
 # 5. cargo test --workspace --release  (reuses the release build: no second

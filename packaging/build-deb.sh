@@ -4,7 +4,7 @@
 #
 #   bash packaging/build-deb.sh [--no-build] [--from DIR] [--out DIR]
 #
-#   --no-build   use target/release as it is (default: cargo build --release)
+#   --no-build   use target/x86_64-unknown-linux-gnu/release as it is (default: cargo build --release)
 #   --from DIR   take the binaries from DIR (implies --no-build)
 #   --out DIR    where to write the .deb (default: target/deb)
 #

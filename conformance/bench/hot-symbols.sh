@@ -2,7 +2,7 @@
 # Regenerate runtime/hot-symbols.txt: the functions of the rcrun binary that
 # a container's lifecycle executes, in the order they first run.
 #
-#   conformance/bench/hot-symbols.sh [RCRUN_BINARY]   (default target/release/rcrun)
+#   conformance/bench/hot-symbols.sh [RCRUN_BINARY]   (default target/x86_64-unknown-linux-gnu/release/rcrun)
 #
 # Why: the kernel maps a binary's text into a process 64 KiB (or a whole
 # large folio) around every page it faults on, so a process's RSS follows
@@ -25,7 +25,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 repo=$(cd "$here/../.." && pwd -P)
-bin=${1:-$repo/target/release/rcrun}
+bin=${1:-$repo/target/x86_64-unknown-linux-gnu/release/rcrun}
 out=$repo/runtime/hot-symbols.txt
 T=/sys/kernel/tracing
 [[ -d $T/events ]] || T=/sys/kernel/debug/tracing
@@ -148,7 +148,7 @@ sleep 0.2
 rc delete c4
 
 python3 - "$work" "$out" <<'EOF'
-import re, sys
+import os, re, subprocess, sys
 work, out = sys.argv[1], sys.argv[2]
 names = open(f"{work}/names").read().split("\n")
 order, seen = [], set()
@@ -159,7 +159,53 @@ for l in open(f"{work}/trace"):
         if i not in seen:
             seen.add(i)
             order.extend(names[i].split(" "))
+# A static binary (.cargo/config.toml) runs libc's code too. C objects are
+# not built with a section per function, so for those the list names the
+# archive member instead ("libc.a:malloc.o"); for a hot ifunc resolver
+# (memset_ifunc), the members of all its variants: another CPU picks
+# another one.
+static = "INTERP" not in subprocess.run(["readelf", "-lW", f"{work}/rcrun"],
+                                        capture_output=True, text=True).stdout
+if static:
+    where, variants = {}, {}
+    for lib in ["libc.a", "libm.a", "libgcc_eh.a", "libgcc.a", "libseccomp.a"]:
+        path = subprocess.run(["cc", "-print-file-name=" + lib], capture_output=True,
+                              text=True).stdout.strip()
+        if not os.path.isabs(path):
+            continue
+        # libm.a is a linker script naming libm-<version>.a
+        text = open(path, "rb").read(200)
+        m = re.search(rb"GROUP \( *(\S+)", text)
+        if m:
+            path = m.group(1).decode()
+        nm = subprocess.run(["nm", "-A", "--defined-only", path], capture_output=True,
+                            text=True).stdout
+        for l in nm.splitlines():
+            f = l.split()
+            if len(f) == 3 and f[1] in "tTWi":
+                member = os.path.basename(path) + ":" + f[0].split(":")[-2]
+                where.setdefault(f[2], []).append(member)
+                v = re.match(r"__(\w+?)_(sse2|ssse3|sse4|avx|evex|erms)", f[2])
+                if v:
+                    variants.setdefault(v.group(1), []).append(member)
+    mapped, seen = [], set()
+    for n in order:
+        if n.startswith(("_R", "_ZN")) or n == "main":
+            mapped.append(n)
+            continue
+        # not from an archive (crt1.o's _start): the name itself
+        members = list(where.get(n, [n]))
+        r = re.match(r"^_*(?:new_|libc_)?(\w+?)_ifunc$", n)
+        if r:
+            members += variants.get(r.group(1), [])
+            if r.group(1) in ("memcpy", "mempcpy"):
+                members += variants.get("memmove", [])
+        for mem in members:
+            if mem not in seen:
+                seen.add(mem)
+                mapped.append(mem)
+    order = mapped
 with open(out, "w") as f:
     f.write("\n".join(order) + "\n")
-print(f"hot-symbols: {len(order)} functions -> {out}")
+print(f"hot-symbols: {len(order)} entries -> {out}")
 EOF
