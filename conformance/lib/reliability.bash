@@ -39,9 +39,14 @@ crash_runtime() {
 	local cargo
 	cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
 	[[ -x $cargo ]] || { echo "cargo not found: set RCRUN_TEST_CRASH_RUNTIME" >&2; return 1; }
-	(cd "$REPO" && "$cargo" build --quiet -p rcrun --bin rcrun --features crash-points \
-		--target-dir "$REPO/target/crash-points") >&2 || { echo "building rcrun with --features crash-points failed" >&2; return 1; }
-	echo "$REPO/target/crash-points/debug/rcrun"
+	# where cargo put it (.cargo/config.toml names a target: a triple in the
+	# path) is what cargo says
+	local exe
+	exe=$(cd "$REPO" && "$cargo" build --quiet -p rcrun --bin rcrun --features crash-points \
+		--target-dir "$REPO/target/crash-points" --message-format=json |
+		jq -r 'select(.reason == "compiler-artifact" and .target.name == "rcrun" and .executable != null) | .executable' |
+		tail -n 1) && [[ -x $exe ]] || { echo "building rcrun with --features crash-points failed" >&2; return 1; }
+	echo "$exe"
 }
 
 # count_lines CMD...: number of output lines of CMD.
