@@ -74,9 +74,9 @@ fn libcontainer_version(manifest: &Path) -> String {
 ///   conformance/bench/hot-symbols.sh) go first and together. The kernel
 ///   maps 64 KiB or more of a binary around each page a process faults on,
 ///   so scattered hot code keeps most of the 7 MB of text resident.
-/// - Relative relocations packed as DT_RELR (glibc >= 2.36): the dynamic
-///   loader reads ~8 KB instead of the 0.5 MB of RELA entries that a PIE
-///   of this size carries.
+/// - Relative relocations packed as DT_RELR (glibc >= 2.36): the start
+///   code (static PIE; ld.so for a dynamic one) reads ~8 KB instead of the
+///   0.5 MB of RELA entries that a PIE of this size carries.
 fn link_layout(manifest: &Path) {
     println!("cargo:rerun-if-env-changed=RCRUN_NO_LINK_LAYOUT");
     let file = manifest.join("hot-symbols.txt");
@@ -104,12 +104,12 @@ fn link_layout(manifest: &Path) {
 /// Not lld's --symbol-ordering-file: that wants exact names, and a Rust
 /// symbol's hashes change with cargo's `-C metadata` (`-p rcrun` against
 /// the whole workspace, RUSTFLAGS, the toolchain): the list silently
-/// stopped matching. Here each hash is a wildcard: in v0 names (asked for
-/// in .cargo/config.toml: they spell out generic arguments, so each
-/// instance keeps a name of its own) a crate's `Cs<base62>_` and the
-/// back-references `B<base62>_` that move with it; in legacy names the
-/// `17h<16 hex>E`, which hashes the generic arguments, so there every
-/// instance of a hot generic function comes along. C code has no section
+/// stopped matching. Here each hash is a wildcard. The names are v0 (asked
+/// for in .cargo/config.toml: they spell out generic arguments, so each
+/// instance keeps a name of its own; legacy names hash them, and a build
+/// with legacy names simply matches nothing here): a crate's
+/// `Cs<base62>_` and the back-references `B<base62>_` that move with it
+/// become wildcards. C code has no section
 /// per function: `_start` is placed by its object (crt1.o), static
 /// libraries' code by archive member ("libc.a:malloc.o" lines, written by
 /// hot-symbols.sh for a static binary); `_init` and the like stay put.
@@ -125,7 +125,7 @@ fn hot_text_script(list: &str) -> String {
             ));
             continue;
         }
-        let pattern = if name.starts_with("_ZN") || name.starts_with("_R") {
+        let pattern = if name.starts_with("_R") {
             wildcard_hashes(name)
         } else if name == "_start" {
             // crt1.o (Scrt1.o for a PIE, rcrt1.o for a static PIE)
@@ -153,6 +153,7 @@ fn hot_text_script(list: &str) -> String {
     out
 }
 
+/// `name`, a v0 symbol, with its crate hashes and back-references as `*`.
 fn wildcard_hashes(name: &str) -> String {
     // ThinLTO's promoted-local suffix: hot_text_script adds ".llvm.*".
     let name = match name.find(".llvm.") {
@@ -163,19 +164,10 @@ fn wildcard_hashes(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 8);
     let mut i = 0;
     while i < b.len() {
-        // legacy: "17h" + 16 hex digits + "E" at the end
-        if b[i] == b'h'
-            && i + 18 == b.len()
-            && b[i + 17] == b'E'
-            && b[i + 1..i + 17].iter().all(u8::is_ascii_hexdigit)
-        {
-            out.push_str("h*E");
-            break;
-        }
         // v0: a crate root "C", disambiguator "s<base62>_", then the
         // crate's name (its length first). The same bytes inside an
         // identifier would only make the pattern wider.
-        if name.starts_with("_R") && b[i] == b'C' && b.get(i + 1) == Some(&b's') {
+        if b[i] == b'C' && b.get(i + 1) == Some(&b's') {
             if let Some(len) = b[i + 2..].iter().position(|&c| c == b'_') {
                 if b[i + 2..i + 2 + len].iter().all(u8::is_ascii_alphanumeric)
                     && b.get(i + 3 + len).is_some_and(u8::is_ascii_digit)
@@ -188,7 +180,7 @@ fn wildcard_hashes(name: &str) -> String {
         }
         // v0: a back-reference "B<base62>_" is an offset into the name,
         // so it moves when a crate hash before it changes length
-        if name.starts_with("_R") && b[i] == b'B' {
+        if b[i] == b'B' {
             if let Some(len) = b[i + 1..].iter().take(7).position(|&c| c == b'_') {
                 if b[i + 1..i + 1 + len].iter().all(u8::is_ascii_alphanumeric) {
                     out.push_str("B*_");

@@ -190,7 +190,7 @@ if static:
                     variants.setdefault(v.group(1), []).append(member)
     mapped, seen = [], set()
     for n in order:
-        if n.startswith(("_R", "_ZN")) or n == "main":
+        if n.startswith("_R") or n == "main":
             mapped.append(n)
             continue
         # not from an archive (crt1.o's _start): the name itself
