@@ -66,14 +66,41 @@ impl Stdio {
     }
 }
 
+/// A path flag made absolute against the caller's cwd, up front: libcontainer
+/// resolves relative ones later and panics when the cwd is gone.
+fn absolute(flag: &str, path: Option<PathBuf>) -> Result<Option<PathBuf>> {
+    path.map(|p| {
+        std::path::absolute(&p).map_err(|e| {
+            Error::Spec(format!(
+                "{flag}: {}: cannot be resolved against the current directory: {e}",
+                p.display()
+            ))
+        })
+    })
+    .transpose()
+}
+
+/// With every path made absolute, a deleted cwd no longer matters; but
+/// libcontainer reads the cwd (to come back to it) and panics when it is
+/// gone: move to "/" then.
+fn leave_deleted_cwd() {
+    if std::env::current_dir().is_err() {
+        let _ = std::env::set_current_dir("/");
+    }
+}
+
 fn lc_error(context: &str, e: libcontainer::error::LibcontainerError) -> Error {
     Error::Container(format!("{context}: {}", describe_chain(&e)))
 }
 
 /// Creates the container: validates everything first, then makes the cgroup,
 /// the state and the init process. On failure nothing is left behind.
-pub fn create(root: &Root, id: &str, opts: CreateOptions) -> Result<ContainerState> {
+pub fn create(root: &Root, id: &str, mut opts: CreateOptions) -> Result<ContainerState> {
     state::validate_id(id)?;
+    opts.console_socket = absolute("--console-socket", opts.console_socket)?;
+    opts.pid_file = absolute("--pid-file", opts.pid_file)?;
+    opts.bundle = absolute("--bundle", Some(opts.bundle))?.unwrap_or_default();
+    leave_deleted_cwd();
     let hierarchies = Hierarchies::detect()?;
     // First: the kernel's wait for cgroup.procs writes overlaps with all
     // that follows (see launch::warm_up_cgroup_writes).
@@ -165,10 +192,12 @@ fn create_in_dir(
     crashpoint::point("create:after-resources");
 
     let dir = root.container_dir(&st.id);
-    let lc_spec = spec::for_libcontainer(
+    let lc_spec = crate::lc_spec::for_libcontainer(
         &bundle.spec,
+        &bundle.dir,
         &bundle.rootfs,
         libcontainer_cgroups(hierarchies, &st.cgroups)?.0,
+        crate::cgroup_mounts::V1View::prepare(&dir, &st.cgroups)?.as_ref(),
     )?;
     let data =
         serde_json::to_vec(&lc_spec).map_err(|e| Error::Spec(format!("serialize spec: {e}")))?;
@@ -692,62 +721,71 @@ fn exec_pids_full(st: &ContainerState) -> Option<Error> {
 /// Options of `exec`.
 #[derive(Debug, Default)]
 pub struct ExecOptions {
+    /// The whole process (exec_process builds it from the container's).
+    pub process: oci_spec::runtime::Process,
     pub console_socket: Option<PathBuf>,
-    pub cwd: Option<PathBuf>,
-    pub env: std::collections::HashMap<String, String>,
-    pub tty: bool,
-    pub user: Option<(u32, Option<u32>)>,
-    pub additional_gids: Vec<u32>,
-    pub process: Option<PathBuf>,
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
-    pub no_new_privs: bool,
-    pub caps: Vec<String>,
     pub preserve_fds: i32,
     pub sub_cgroup: Option<String>,
-    pub command: Vec<String>,
     pub stdio: Stdio,
 }
 
 /// Starts a process inside a running container; returns its pid.
-pub fn exec(root: &Root, st: &ContainerState, opts: ExecOptions) -> Result<i32> {
+pub fn exec(root: &Root, st: &ContainerState, mut opts: ExecOptions) -> Result<i32> {
+    opts.console_socket = absolute("--console-socket", opts.console_socket)?;
+    opts.pid_file = absolute("--pid-file", opts.pid_file)?;
+    leave_deleted_cwd();
     let hierarchies = Hierarchies::detect()?;
     let lc_root = root.libcontainer_root(&st.id);
+    let spec = crate::exec_process::container_spec(&root.container_dir(&st.id))?;
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+    if seccomp
+        .as_ref()
+        .is_some_and(libcontainer::seccomp::is_notify)
+    {
+        return Err(Error::Unsupported(
+            "exec: linux.seccomp hands syscalls to a listener (SCMP_ACT_NOTIFY): exec into such a container is not supported".into(),
+        ));
+    }
+    // The container's filter, loaded last by our executor (libcontainer's
+    // exec path drops linux.seccomp).
+    let (process, executor) = crate::seccomp_late::prepare(&opts.process, seccomp.as_ref());
     ensure_libcontainer_state(root, st)?;
+    // libcontainer's exec builder takes the process as a file only: one in
+    // the container's state directory (root's, 0700), removed at once.
+    let file = root.container_dir(&st.id).join(format!(
+        "exec-{}-{}.json",
+        std::process::id(),
+        state::now_rfc3339().replace([':', '.'], "")
+    ));
+    let data =
+        serde_json::to_vec(&process).map_err(|e| Error::Spec(format!("exec: process: {e}")))?;
+    state::write_atomic(&file, &data)?;
     // libcontainer logs each failure as a chain of lines and returns it too:
     // printed once, as the error below.
     crate::logging::mute_dependencies();
     let (_, self_join) = libcontainer_cgroups(&hierarchies, &st.cgroups)?;
-    let pid = with_cgroups_joined(&self_join, &hierarchies, true, || {
+    let res = with_cgroups_joined(&self_join, &hierarchies, true, || {
         let b = ContainerBuilder::new(st.id.clone(), SyscallType::Linux)
             .with_root_path(&lc_root)
             .and_then(|b| b.with_pid_file(opts.pid_file.as_ref()))
             .map_err(|e| lc_error("exec", e))?
             .with_console_socket(opts.console_socket.as_ref())
-            .with_preserved_fds(opts.preserve_fds);
-        let mut b = opts
-            .stdio
+            .with_preserved_fds(opts.preserve_fds)
+            .with_executor(executor);
+        opts.stdio
             .apply(b)
             .validate_id()
             .map_err(|e| lc_error("exec", e))?
             .as_tenant()
             .with_detach(opts.detach)
-            .with_cwd(opts.cwd.as_ref())
-            .with_env(opts.env.clone())
-            .with_process(opts.process.as_ref())
-            .with_no_new_privs(opts.no_new_privs)
-            .with_container_args(opts.command.clone())
-            .with_additional_gids(opts.additional_gids.clone())
-            .with_sub_cgroup(opts.sub_cgroup.clone());
-        if !opts.caps.is_empty() {
-            b = b.with_capabilities(opts.caps.clone());
-        }
-        if let Some((uid, gid)) = opts.user {
-            b = b.with_user(Some(uid)).with_group(gid);
-        }
-        b.build().map_err(|e| lc_error("exec", e))
-    })
-    .map_err(|e| exec_pids_full(st).unwrap_or(e))?;
-    let _ = opts.tty;
+            .with_process(Some(&file))
+            .with_sub_cgroup(opts.sub_cgroup.clone())
+            .build()
+            .map_err(|e| lc_error("exec", e))
+    });
+    let _ = fs::remove_file(&file);
+    let pid = res.map_err(|e| exec_pids_full(st).unwrap_or(e))?;
     Ok(pid.as_raw())
 }

@@ -198,7 +198,15 @@ pub fn launch(spec: Spec, p: &Params) -> Result<i32> {
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
         .is_some_and(|nss| nss.iter().any(|n| n.typ() == LinuxNamespaceType::Pid));
-    let spec = Rc::new(spec);
+    // The container's seccomp filter is loaded by our executor, last
+    // (seccomp_late); libcontainer sees none.
+    let process = spec
+        .process()
+        .clone()
+        .ok_or_else(|| Error::Spec("process: missing".into()))?;
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+    let (process, executor) = crate::seccomp_late::prepare(&process, seccomp.as_ref());
+    let spec = Rc::new(crate::seccomp_late::strip(&spec, process));
     let args = ContainerArgs {
         container_type: ContainerType::InitContainer,
         syscall: SyscallType::Linux,
@@ -216,7 +224,7 @@ pub fn launch(spec: Spec, p: &Params) -> Result<i32> {
             container_name: p.id.to_string(),
         },
         detached: p.detach,
-        executor: libcontainer::workload::default::get_executor(),
+        executor: Box::new(executor),
         no_pivot: p.no_pivot,
         stdin: p.stdin,
         stdout: p.stdout,

@@ -10,6 +10,7 @@ use rcrun::logging::{self, Format};
 use rcrun::state::Root;
 
 fn main() {
+    drop_non_utf8_env();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -26,6 +27,16 @@ fn main() {
             std::process::exit(e.exit_code());
         }
     };
+    if matches!(
+        cli.command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) {
+        // Before anything is made: this may re-execute the process.
+        if let Err(e) = rcrun::sealed_exe::ensure_sealed() {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    }
     let format = match Format::parse(&cli.log_format) {
         Ok(f) => f,
         Err(msg) => {
@@ -66,6 +77,21 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// The caller's environment is not the container's (that comes from
+/// `process.env`), and rcrun reads nothing from it that is not UTF-8: a
+/// variable that is not UTF-8 is dropped before anything (std's
+/// `env::vars`, which libcontainer calls, panics on one).
+fn drop_non_utf8_env() {
+    let bad: Vec<_> = std::env::vars_os()
+        .filter(|(k, v)| k.to_str().is_none() || v.to_str().is_none())
+        .map(|(k, _)| k)
+        .collect();
+    for k in bad {
+        // Single-threaded: nothing else reads the environment yet.
+        std::env::remove_var(k);
+    }
 }
 
 fn dispatch(cli: &Cli) -> rcrun::error::Result<i32> {

@@ -2,12 +2,13 @@
 //! and deriving the spec that libcontainer gets.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxResourcesBuilder, Spec};
+use oci_spec::runtime::Spec;
 
 use crate::error::{one_line, Error, Result};
+use crate::rootfs_path::Root;
+use crate::spec_validate;
 
 pub struct Bundle {
     pub dir: PathBuf,
@@ -33,8 +34,9 @@ pub fn load_bundle(bundle: &Path) -> Result<Bundle> {
     let rootfs = check(&spec, &dir).map_err(Error::Spec)?;
     if let Some(process) = spec.process() {
         let mounts = mount_destinations(&spec);
-        ensure_cwd(&rootfs, process.cwd(), &mounts).map_err(Error::Spec)?;
-        check_executable(&rootfs, process, &mounts).map_err(Error::Spec)?;
+        let root = Root::open(&rootfs).map_err(|e| Error::Spec(format!("root.path: {e}")))?;
+        ensure_cwd(&root, process.cwd(), &mounts).map_err(|m| Error::Spec(one_line(&m)))?;
+        check_executable(&root, process, &mounts).map_err(|m| Error::Spec(one_line(&m)))?;
     }
     Ok(Bundle { dir, spec, rootfs })
 }
@@ -72,88 +74,33 @@ fn under_mount(p: &Path, mounts: &[PathBuf]) -> bool {
     mounts.iter().any(|m| p.starts_with(m))
 }
 
-/// Resolves the container path `path` under `rootfs` as the kernel will
-/// after pivot_root: symlinks are followed with `rootfs` as "/" and ".."
-/// stops there. Returns the resolved container path of the longest existing
-/// prefix and the components that do not exist (empty when all exist).
-fn resolve_in_rootfs(rootfs: &Path, path: &Path) -> (PathBuf, Vec<std::ffi::OsString>) {
-    use std::collections::VecDeque;
-    use std::path::Component;
-    let mut todo: VecDeque<std::ffi::OsString> = path
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_os_string()),
-            Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect();
-    let mut cur = PathBuf::from("/");
-    let mut hops = 0;
-    while let Some(name) = todo.pop_front() {
-        if name == ".." {
-            cur.pop();
-            continue;
-        }
-        let host = rootfs
-            .join(cur.strip_prefix("/").unwrap_or(&cur))
-            .join(&name);
-        match fs::symlink_metadata(&host) {
-            Ok(m) if m.file_type().is_symlink() => {
-                hops += 1;
-                let target = match fs::read_link(&host) {
-                    Ok(t) if hops <= 40 => t,
-                    _ => {
-                        todo.push_front(name);
-                        return (cur, todo.into());
-                    }
-                };
-                if target.is_absolute() {
-                    cur = PathBuf::from("/");
-                }
-                for c in target.components().rev() {
-                    match c {
-                        Component::Normal(n) => todo.push_front(n.to_os_string()),
-                        Component::ParentDir => todo.push_front("..".into()),
-                        _ => {}
-                    }
-                }
-            }
-            Ok(_) => cur.push(&name),
-            Err(_) => {
-                todo.push_front(name);
-                return (cur, todo.into());
-            }
-        }
-    }
-    (cur, Vec::new())
-}
-
-fn host_path(rootfs: &Path, container_path: &Path) -> PathBuf {
-    rootfs.join(container_path.strip_prefix("/").unwrap_or(container_path))
-}
-
 /// Creates `process.cwd` in the rootfs when it is missing, as runc does
 /// (unless a mount will provide it: then the container's setup decides).
-fn ensure_cwd(rootfs: &Path, cwd: &Path, mounts: &[PathBuf]) -> std::result::Result<(), String> {
-    let (existing, missing) = resolve_in_rootfs(rootfs, cwd);
+/// Looked up and made inside the rootfs only (rootfs_path): a symlink in
+/// the image never makes rcrun create a directory on the host.
+fn ensure_cwd(root: &Root, cwd: &Path, mounts: &[PathBuf]) -> std::result::Result<(), String> {
+    if under_mount(cwd, mounts) {
+        return Ok(());
+    }
+    let (existing, missing) = root
+        .resolve(cwd)
+        .map_err(|e| format!("process.cwd: {cwd:?}: {}", e.desc()))?;
     if missing.is_empty() {
-        let host = host_path(rootfs, &existing);
-        return match fs::metadata(&host) {
-            Ok(m) if m.is_dir() => Ok(()),
+        return match root.open_path(&existing) {
+            Ok(f) if f.kind == nix::sys::stat::SFlag::S_IFDIR => Ok(()),
             Ok(_) => Err(format!("process.cwd: {cwd:?} is not a directory")),
-            Err(e) => Err(format!("process.cwd: {cwd:?}: {e}")),
+            Err(e) => Err(format!("process.cwd: {cwd:?}: {}", e.desc())),
         };
     }
     let full: PathBuf = missing.iter().fold(existing, |p, c| p.join(c));
-    if under_mount(cwd, mounts) || under_mount(&full, mounts) {
+    if under_mount(&full, mounts) {
         return Ok(());
     }
-    if missing.iter().any(|c| c == "..") {
-        return Err(format!("process.cwd: {cwd:?} does not exist in the rootfs"));
-    }
-    let host = host_path(rootfs, &full);
-    fs::create_dir_all(&host).map_err(|e| {
-        format!("process.cwd: {cwd:?} does not exist in the rootfs and cannot be created: {e}")
+    root.mkdir_all(&full).map_err(|e| {
+        format!(
+            "process.cwd: {cwd:?} does not exist in the rootfs and cannot be created: {}",
+            e.desc()
+        )
     })
 }
 
@@ -162,7 +109,7 @@ fn ensure_cwd(rootfs: &Path, cwd: &Path, mounts: &[PathBuf]) -> std::result::Res
 /// so that a typo fails `create` with one line instead of failing inside
 /// the container's init. Paths under a mount destination are not checked.
 fn check_executable(
-    rootfs: &Path,
+    root: &Root,
     process: &oci_spec::runtime::Process,
     mounts: &[PathBuf],
 ) -> std::result::Result<(), String> {
@@ -192,23 +139,29 @@ fn check_executable(
     };
     let mut found_unusable: Option<String> = None;
     for cand in &candidates {
-        let (resolved, missing) = resolve_in_rootfs(rootfs, cand);
+        if under_mount(cand, mounts) {
+            return Ok(());
+        }
+        let Ok((resolved, missing)) = root.resolve(cand) else {
+            continue;
+        };
         let full: PathBuf = missing.iter().fold(resolved.clone(), |p, c| p.join(c));
-        if under_mount(cand, mounts) || under_mount(&full, mounts) {
+        if under_mount(&full, mounts) {
             return Ok(());
         }
         if !missing.is_empty() {
             continue;
         }
-        match fs::metadata(host_path(rootfs, &resolved)) {
-            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return Ok(()),
-            Ok(m) if m.is_dir() => {
+        use nix::sys::stat::SFlag;
+        match root.open_path(&resolved) {
+            Ok(f) if f.kind == SFlag::S_IFREG && f.mode & 0o111 != 0 => return Ok(()),
+            Ok(f) if f.kind == SFlag::S_IFDIR => {
                 found_unusable.get_or_insert(format!("process.args[0]: {arg0:?} is a directory"));
             }
-            Ok(m) => {
+            Ok(f) => {
                 found_unusable.get_or_insert(format!(
                     "process.args[0]: {arg0:?} is not executable (mode {:o})",
-                    m.permissions().mode() & 0o7777
+                    f.mode
                 ));
             }
             Err(_) => {}
@@ -269,6 +222,10 @@ fn check_structure(spec: &Spec, bundle: &Path) -> std::result::Result<PathBuf, S
             process.cwd()
         ));
     }
+    spec_validate::check_process(process, "process")?;
+    if let Some(hooks) = spec.hooks() {
+        spec_validate::check_hooks(hooks)?;
+    }
     if spec.linux().is_none() {
         return Err("linux: missing (rcrun runs Linux containers only)".to_string());
     }
@@ -276,38 +233,10 @@ fn check_structure(spec: &Spec, bundle: &Path) -> std::result::Result<PathBuf, S
     Ok(rootfs)
 }
 
-/// The spec libcontainer gets: our cgroups are already made and joined, so it
-/// must not touch any controller except devices (its device rules include the
-/// v2 eBPF program, which is worth reusing). `cgroups_path` is what its
-/// manager resolves; see `container::libcontainer_cgroups_path`.
-pub fn for_libcontainer(spec: &Spec, rootfs: &Path, cgroups_path: PathBuf) -> Result<Spec> {
-    let mut out = spec.clone();
-    if let Some(root) = out.root().clone() {
-        let mut root = root;
-        root.set_path(rootfs.to_path_buf());
-        out.set_root(Some(root));
-    }
-    if let Some(mut linux) = out.linux().clone() {
-        let devices = linux.resources().as_ref().and_then(|r| r.devices().clone());
-        let resources = match devices {
-            Some(d) => Some(
-                LinuxResourcesBuilder::default()
-                    .devices(d)
-                    .build()
-                    .map_err(|e| Error::Spec(format!("linux.resources.devices: {e}")))?,
-            ),
-            None => None,
-        };
-        linux.set_resources(resources);
-        linux.set_cgroups_path(Some(cgroups_path));
-        out.set_linux(Some(linux));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn malformed_json_names_position() {
@@ -334,19 +263,6 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let _ = fs::create_dir_all(dir.join("bin"));
         dir
-    }
-
-    #[test]
-    fn resolves_symlinks_inside_the_rootfs() {
-        let root = scratch("resolve");
-        let _ = fs::write(root.join("bin/busybox"), "");
-        let _ = std::os::unix::fs::symlink("/bin/busybox", root.join("bin/sh"));
-        let _ = std::os::unix::fs::symlink("../../../../bin", root.join("usrbin"));
-        let (p, missing) = resolve_in_rootfs(&root, Path::new("/usrbin/sh"));
-        let (q, missing2) = resolve_in_rootfs(&root, Path::new("/bin/nope/x"));
-        let _ = fs::remove_dir_all(&root);
-        assert_eq!((p, missing.len()), (PathBuf::from("/bin/busybox"), 0));
-        assert_eq!((q, missing2.len()), (PathBuf::from("/bin"), 2));
     }
 
     #[test]
@@ -377,8 +293,11 @@ mod tests {
         ]
         .into_iter()
         .map(|(p, ok)| {
-            p.map(|p| check_executable(&root, &p, &mounts).is_ok() == ok)
-                .unwrap_or(false)
+            p.and_then(|p| {
+                let r = Root::open(&root).ok()?;
+                Some(check_executable(&r, &p, &mounts).is_ok() == ok)
+            })
+            .unwrap_or(false)
         })
         .collect();
         let _ = fs::remove_dir_all(&root);
@@ -388,11 +307,14 @@ mod tests {
     #[test]
     fn missing_cwd_is_created() {
         let root = scratch("cwd");
-        let made = ensure_cwd(&root, Path::new("/work/dir"), &[]);
+        let Ok(r) = Root::open(&root) else {
+            panic!("open {root:?}");
+        };
+        let made = ensure_cwd(&r, Path::new("/work/dir"), &[]);
         let exists = root.join("work/dir").is_dir();
-        let under_mount = ensure_cwd(&root, Path::new("/mnt/x"), &[PathBuf::from("/mnt")]);
+        let under_mount = ensure_cwd(&r, Path::new("/mnt/x"), &[PathBuf::from("/mnt")]);
         let not_made = !root.join("mnt").exists();
-        let file = fs::write(root.join("f"), "").map(|_| ensure_cwd(&root, Path::new("/f"), &[]));
+        let file = fs::write(root.join("f"), "").map(|_| ensure_cwd(&r, Path::new("/f"), &[]));
         let _ = fs::remove_dir_all(&root);
         assert_eq!(made, Ok(()));
         assert!(exists && not_made);

@@ -78,6 +78,11 @@ fn main() {
 }
 
 fn serve(flags: Flags) -> Result<()> {
+    // Every container process is a clone of this server until it execs:
+    // run from a read-only (or sealed) copy of the binary, never the host's
+    // file (CVE-2019-5736; rcrun::sealed_exe). Re-executes once, first
+    // thing, with the same argv, environment and inherited fds.
+    rcrun::sealed_exe::ensure_sealed().map_err(|e| Error::Other(e.to_string()))?;
     // Container processes are re-parented to us when their intermediate
     // parents exit: we reap them and publish their true exit status.
     // SAFETY: plain prctl with integer arguments.

@@ -513,7 +513,6 @@ impl Service {
                     req.id
                 )));
             }
-            let bundle = c.bundle.clone();
             let root = c.root.clone();
             let p = c.process(&req.exec_id)?;
             if p.started || p.exit.is_some() {
@@ -526,9 +525,8 @@ impl Service {
                 .spec
                 .clone()
                 .ok_or_else(|| Error::InvalidArgument("exec without a process spec".into()))?;
+            let process = rcrun::exec_process::parse(&spec, "exec process")?;
             let mut prepared = pio::prepare(&p.stdio)?;
-            let path = bundle.join(format!(".exec-{}.json", req.exec_id));
-            std::fs::write(&path, &spec).map_err(|e| Error::io("write exec spec", e))?;
             let t0 = std::time::Instant::now();
             let cs = rcrun::container::load(&root, &req.id);
             let res = cs.and_then(|cs| {
@@ -536,7 +534,7 @@ impl Service {
                     &root,
                     &cs,
                     rcrun::container::ExecOptions {
-                        process: Some(path.clone()),
+                        process,
                         detach: true,
                         console_socket: prepared.console_path(),
                         stdio: prepared.take_stdio(),
@@ -544,7 +542,6 @@ impl Service {
                     },
                 )
             });
-            let _ = std::fs::remove_file(&path);
             let pid = res?;
             p.pid = pid;
             p.started = true;

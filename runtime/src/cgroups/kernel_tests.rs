@@ -140,10 +140,24 @@ fn full_resources(h: &Hierarchies, dev: Option<(i64, i64)>) -> LinuxResources {
                 .build()
                 .unwrap()
         };
+        // A weight only where the kernel has one (CFQ/BFQ): with
+        // mq-deadline, the scheduler of a fresh machine, there is no weight
+        // file and setting one is an error (tested below).
+        let has_weight = h.v1_mount("blkio").is_some_and(|m| {
+            ["blkio.weight", "blkio.bfq.weight"]
+                .iter()
+                .any(|f| m.mountpoint.join(f).exists())
+        }) || h.unified.as_ref().is_some_and(|u| {
+            ["io.weight", "io.bfq.weight"]
+                .iter()
+                .any(|f| u.mountpoint.join(f).exists())
+        });
+        let mut bio = LinuxBlockIoBuilder::default();
+        if has_weight {
+            bio = bio.weight(500u16);
+        }
         b = b.block_io(
-            LinuxBlockIoBuilder::default()
-                .weight(500u16)
-                .throttle_read_bps_device(vec![td(1 << 20)])
+            bio.throttle_read_bps_device(vec![td(1 << 20)])
                 .throttle_write_bps_device(vec![td(2 << 20)])
                 .throttle_read_iops_device(vec![td(100)])
                 .throttle_write_iops_device(vec![td(200)])

@@ -1,7 +1,6 @@
 //! `rcrun exec`: run a new process inside a running container, through
 //! libcontainer's tenant builder, in the container's cgroups.
 
-use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -11,6 +10,7 @@ use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
 
 use crate::container;
 use crate::error::{Error, Result};
+use crate::exec_process;
 use crate::process;
 use crate::state::{Root, Status};
 
@@ -43,7 +43,7 @@ pub struct Args {
     /// File to write the process's pid to
     #[arg(long)]
     pub pid_file: Option<PathBuf>,
-    /// SELinux label of the process (accepted for runc compatibility)
+    /// SELinux label of the process
     #[arg(long)]
     pub process_label: Option<String>,
     /// AppArmor profile of the process
@@ -73,31 +73,15 @@ pub struct Args {
 
 fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
     let bad = || Error::Spec(format!("--user: {s:?} is not uid[:gid]"));
-    match s.split_once(':') {
-        Some((u, g)) => Ok((
-            u.parse().map_err(|_| bad())?,
-            Some(g.parse().map_err(|_| bad())?),
-        )),
-        None => Ok((s.parse().map_err(|_| bad())?, None)),
-    }
-}
-
-/// The cwd the new process will get from `--cwd` or `--process`'s
-/// `cwd`, if either gives one, with the name of where it came from.
-fn requested_cwd(args: &Args) -> Result<Option<(PathBuf, &'static str)>> {
-    if let Some(cwd) = &args.cwd {
-        return Ok(Some((cwd.clone(), "--cwd")));
-    }
-    let Some(file) = &args.process else {
-        return Ok(None);
+    let id = |v: &str| -> Result<u32> {
+        let n: u32 = v.parse().map_err(|_| bad())?;
+        crate::spec_validate::check_id("--user", n).map_err(Error::Spec)?;
+        Ok(n)
     };
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Error::Spec(format!("--process: {}: {e}", file.display())))?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::Spec(format!("--process: {}: {e}", file.display())))?;
-    Ok(v.get("cwd")
-        .and_then(|c| c.as_str())
-        .map(|c| (PathBuf::from(c), "process.cwd")))
+    match s.split_once(':') {
+        Some((u, g)) => Ok((id(u)?, Some(id(g)?))),
+        None => Ok((id(s)?, None)),
+    }
 }
 
 /// Checks that `cwd` is an absolute path naming a directory inside the
@@ -137,6 +121,38 @@ fn check_cwd(pid: i32, cwd: &Path, field: &str) -> Result<()> {
     }
 }
 
+/// The process to run: `--process` as it is, or the container's own with
+/// the command line's changes (exec_process).
+fn process_of(root: &Root, args: &Args) -> Result<oci_spec::runtime::Process> {
+    if let Some(file) = &args.process {
+        let data = std::fs::read(file)
+            .map_err(|e| Error::Spec(format!("--process: {}: {e}", file.display())))?;
+        return exec_process::parse(&data, "--process");
+    }
+    if args.command.is_empty() {
+        return Err(Error::Spec(
+            "exec: no command given (args or --process)".into(),
+        ));
+    }
+    let spec = exec_process::container_spec(&root.container_dir(&args.container_id))?;
+    let user = args.user.as_deref().map(parse_user).transpose()?;
+    exec_process::from_container(
+        &spec,
+        exec_process::Overrides {
+            args: args.command.clone(),
+            cwd: args.cwd.clone(),
+            env: args.env.clone(),
+            tty: args.tty,
+            user,
+            additional_gids: args.additional_gids.clone(),
+            no_new_privs: args.no_new_privs,
+            caps: args.cap.clone(),
+            apparmor: args.apparmor.clone(),
+            process_label: args.process_label.clone(),
+        },
+    )
+}
+
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
     let id = &args.container_id;
     let st = root.load(id)?;
@@ -147,22 +163,18 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         }
         _ => {}
     }
-    if args.process.is_none() && args.command.is_empty() {
-        return Err(Error::Spec(
-            "exec: no command given (args or --process)".into(),
-        ));
-    }
-    let mut env = HashMap::new();
     for kv in &args.env {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| Error::Spec(format!("--env: {kv:?} is not VAR=value")))?;
-        env.insert(k.to_string(), v.to_string());
+        if kv.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
+            return Err(Error::Spec(format!("--env: {kv:?} is not VAR=value")));
+        }
     }
-    let user = args.user.as_deref().map(parse_user).transpose()?;
-    if let Some((cwd, field)) = requested_cwd(args)? {
-        check_cwd(st.pid, &cwd, field)?;
-    }
+    let process = process_of(root, args)?;
+    let field = if args.cwd.is_some() {
+        "--cwd"
+    } else {
+        "process.cwd"
+    };
+    check_cwd(st.pid, process.cwd(), field)?;
     if !args.detach {
         process::become_subreaper()?;
     }
@@ -170,20 +182,12 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         root,
         &st,
         container::ExecOptions {
+            process,
             console_socket: args.console_socket.clone(),
-            cwd: args.cwd.clone(),
-            env,
-            tty: args.tty,
-            user,
-            additional_gids: args.additional_gids.clone(),
-            process: args.process.clone(),
             detach: args.detach,
             pid_file: args.pid_file.clone(),
-            no_new_privs: args.no_new_privs,
-            caps: args.cap.clone(),
             preserve_fds: args.preserve_fds,
             sub_cgroup: args.cgroup.clone(),
-            command: args.command.clone(),
             stdio: Default::default(),
         },
     )

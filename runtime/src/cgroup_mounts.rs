@@ -1,0 +1,107 @@
+//! What a container sees at its cgroup mount (`/sys/fs/cgroup`) on a v1 or
+//! hybrid host, made by rcrun instead of libcontainer.
+//!
+//! libcontainer mounts a tmpfs and every v1 hierarchy under it read-write
+//! whatever the spec's options say, so a container could raise its own
+//! memory and pids limits. For a cgroup mount with "ro" (what docker, CRI
+//! and `rcrun spec` write), rcrun hands libcontainer plain bind mounts
+//! instead, each with exactly the spec's flags:
+//! - at the destination: a directory of the container's state (made here,
+//!   root-only on the host) holding one empty directory per hierarchy and
+//!   the symlinks of co-mounted ones (`cpu -> cpu,cpuacct`), as on the host;
+//! - on each of those: the container's own cgroup directory of that
+//!   hierarchy (what a cgroup namespace would show as its root).
+//!
+//! A cgroup mount without "ro" (docker --privileged) is left to
+//! libcontainer, as is cgroup v2, whose options libcontainer honours.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{Mount, MountBuilder};
+
+use crate::cgroups::{CgroupSet, Layout};
+use crate::error::{Error, Result};
+
+/// Where the v1 hierarchies are mounted on hosts that follow the convention;
+/// others (elsewhere) are not shown to the container, as libcontainer did.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+pub struct V1View {
+    skeleton: PathBuf,
+    /// (name under the mount, the container's directory on the host)
+    hierarchies: Vec<(OsString, PathBuf)>,
+}
+
+impl V1View {
+    /// Makes the skeleton directory in `state_dir` for the hierarchies of
+    /// `cg`; None on a pure v2 host.
+    pub fn prepare(state_dir: &Path, cg: &CgroupSet) -> Result<Option<V1View>> {
+        if cg.layout == Layout::V2 {
+            return Ok(None);
+        }
+        let skeleton = state_dir.join("cgroupfs");
+        let mut hierarchies = Vec::new();
+        fs::create_dir(&skeleton).map_err(|e| Error::io(&skeleton, e))?;
+        for d in cg.dirs.iter().filter(|d| !d.is_unified()) {
+            if d.mount.parent() != Some(Path::new(CGROUP_ROOT)) {
+                continue;
+            }
+            let Some(name) = d.mount.file_name() else {
+                continue;
+            };
+            let dir = skeleton.join(name);
+            fs::create_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+            // Co-mounted controllers: each also by its own name, as a link.
+            let joined = name.to_string_lossy();
+            for ctrl in joined.split(',').filter(|c| *c != joined) {
+                let link = skeleton.join(ctrl);
+                if !link.exists() {
+                    std::os::unix::fs::symlink(name, &link).map_err(|e| Error::io(&link, e))?;
+                }
+            }
+            hierarchies.push((name.to_os_string(), d.path.clone()));
+        }
+        Ok(Some(V1View {
+            skeleton,
+            hierarchies,
+        }))
+    }
+
+    /// The mounts that replace the cgroup mount `m` (`mounts[i]`), or `m`
+    /// itself when it is not read-only.
+    pub fn mounts_for(&self, m: &Mount, i: usize) -> Result<Vec<Mount>> {
+        let opts: Vec<String> = m.options().clone().unwrap_or_default();
+        if !opts.iter().any(|o| o == "ro") {
+            return Ok(vec![m.clone()]);
+        }
+        // The spec's flags, on every mount; "bind" instead of the type.
+        let mut flags = vec!["bind".to_string()];
+        flags.extend(
+            opts.iter()
+                .filter(|o| {
+                    matches!(
+                        o.as_str(),
+                        "ro" | "nosuid" | "nodev" | "noexec" | "relatime" | "noatime"
+                    )
+                })
+                .cloned(),
+        );
+        let bind = |source: &Path, dest: PathBuf| {
+            MountBuilder::default()
+                .destination(dest)
+                .typ("bind")
+                .source(source.to_path_buf())
+                .options(flags.clone())
+                .build()
+                .map_err(|e| Error::Spec(format!("mounts[{i}]: {e}")))
+        };
+        let dest = m.destination();
+        let mut out = vec![bind(&self.skeleton, dest.clone())?];
+        for (name, host_dir) in &self.hierarchies {
+            out.push(bind(host_dir, dest.join(name))?);
+        }
+        Ok(out)
+    }
+}

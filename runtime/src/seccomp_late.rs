@@ -1,0 +1,175 @@
+//! The container's seccomp filter, loaded by rcrun itself as the last step
+//! before the user's program runs, in the init and in every exec'd process.
+//!
+//! Why not libcontainer's own loading:
+//! - its exec (tenant) path rebuilds `linux` without `seccomp`: exec'd
+//!   processes ran unfiltered (`Seccomp: 0`);
+//! - without no_new_privs, it loads the filter before the cwd check (the
+//!   CVE-2024-21626 mitigation calls getcwd), so a filter that blocks getcwd
+//!   broke `start`.
+//!
+//! Loading a filter without no_new_privs needs CAP_SYS_ADMIN. When the
+//! process keeps neither, [`prepare`] adds CAP_SYS_ADMIN to its effective
+//! and permitted sets only (never bounding, inheritable or ambient, so an
+//! execve cannot keep it), and [`LateSeccomp::exec`] takes it away again
+//! right after the filter is loaded, checks that it is gone, and only then
+//! executes the program. Any failure ends the process before the program
+//! runs.
+
+use caps::{CapSet, Capability};
+use libcontainer::workload::default::DefaultExecutor;
+use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
+use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
+
+/// The executor of the container's processes: loads `seccomp` (if any),
+/// drops the CAP_SYS_ADMIN [`prepare`] lent, then libcontainer's default
+/// executor (execvp).
+#[derive(Clone)]
+pub struct LateSeccomp {
+    seccomp: Option<LinuxSeccomp>,
+    lent: Lent,
+}
+
+/// The sets CAP_SYS_ADMIN was added to for loading the filter.
+#[derive(Clone, Copy, Default, Debug)]
+struct Lent {
+    effective: bool,
+    permitted: bool,
+}
+
+const SYS_ADMIN: oci_spec::runtime::Capability = oci_spec::runtime::Capability::SysAdmin;
+
+impl LateSeccomp {
+    /// An executor that loads nothing (no filter in the spec).
+    pub fn none() -> LateSeccomp {
+        LateSeccomp {
+            seccomp: None,
+            lent: Lent::default(),
+        }
+    }
+}
+
+/// Takes `seccomp` out of the spec's hands: returns the process libcontainer
+/// must set up (with CAP_SYS_ADMIN lent when needed) and the executor that
+/// loads the filter.
+pub fn prepare(process: &Process, seccomp: Option<&LinuxSeccomp>) -> (Process, LateSeccomp) {
+    let Some(seccomp) = seccomp else {
+        return (process.clone(), LateSeccomp::none());
+    };
+    let mut process = process.clone();
+    let mut lent = Lent::default();
+    // With no_new_privs the filter loads without privilege; without a
+    // capabilities section libcontainer leaves every capability in place.
+    if process.no_new_privileges() != Some(true) {
+        if let Some(mut caps) = process.capabilities().clone() {
+            // A set left unset keeps what rcrun has (all of them), or is
+            // trimmed to permitted: only the sets given can lack the cap.
+            if let Some(mut eff) = caps.effective().clone() {
+                lent.effective = eff.insert(SYS_ADMIN);
+                caps.set_effective(Some(eff));
+            }
+            if let Some(mut perm) = caps.permitted().clone() {
+                lent.permitted = perm.insert(SYS_ADMIN);
+                caps.set_permitted(Some(perm));
+            }
+            process.set_capabilities(Some(caps));
+        }
+    }
+    (
+        process,
+        LateSeccomp {
+            seccomp: Some(seccomp.clone()),
+            lent,
+        },
+    )
+}
+
+/// `spec` without `linux.seccomp` and with `process` replaced.
+pub fn strip(spec: &Spec, process: Process) -> Spec {
+    let mut out = spec.clone();
+    if let Some(mut linux) = out.linux().clone() {
+        linux.set_seccomp(None);
+        out.set_linux(Some(linux));
+    }
+    out.set_process(Some(process));
+    out
+}
+
+fn fail(what: &str, e: impl std::fmt::Display) -> ExecutorError {
+    ExecutorError::Other(format!("seccomp: {what}: {e}"))
+}
+
+impl Executor for LateSeccomp {
+    fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        if let Some(seccomp) = &self.seccomp {
+            libcontainer::seccomp::initialize_seccomp(seccomp)
+                .map_err(|e| fail("loading the container's filter", e))?;
+        }
+        // Dropping from permitted takes it from effective too.
+        let mut sets = Vec::new();
+        if self.lent.effective || self.lent.permitted {
+            sets.push(CapSet::Effective);
+        }
+        if self.lent.permitted {
+            sets.push(CapSet::Permitted);
+        }
+        for &set in &sets {
+            caps::drop(None, set, Capability::CAP_SYS_ADMIN)
+                .map_err(|e| fail("dropping CAP_SYS_ADMIN after loading the filter", e))?;
+        }
+        for set in sets {
+            if caps::has_cap(None, set, Capability::CAP_SYS_ADMIN).unwrap_or(true) {
+                return Err(fail("CAP_SYS_ADMIN", "still held after dropping it"));
+            }
+        }
+        DefaultExecutor {}.exec(spec)
+    }
+
+    fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
+        DefaultExecutor {}.validate(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::Capability as C;
+
+    fn process(json: &str) -> Process {
+        serde_json::from_str(json).unwrap_or_default()
+    }
+
+    #[test]
+    fn sys_admin_lent_only_when_needed() {
+        let filter: LinuxSeccomp =
+            serde_json::from_str(r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).unwrap_or_default();
+        let base = r#"{"cwd":"/","user":{"uid":0,"gid":0},"capabilities":{"bounding":["CAP_KILL"],"effective":["CAP_KILL"],"permitted":["CAP_KILL"]}NNP}"#;
+        let (p, ex) = prepare(&process(&base.replace("NNP", "")), Some(&filter));
+        let caps = p.capabilities().clone().unwrap_or_default();
+        assert!(ex.lent.effective && ex.lent.permitted);
+        assert!(caps
+            .effective()
+            .as_ref()
+            .is_some_and(|s| s.contains(&C::SysAdmin)));
+        assert!(caps
+            .permitted()
+            .as_ref()
+            .is_some_and(|s| s.contains(&C::SysAdmin)));
+        assert!(!caps
+            .bounding()
+            .as_ref()
+            .is_some_and(|s| s.contains(&C::SysAdmin)));
+        let (p, ex) = prepare(
+            &process(&base.replace("NNP", r#","noNewPrivileges":true"#)),
+            Some(&filter),
+        );
+        assert!(!ex.lent.effective && !ex.lent.permitted);
+        assert!(!p
+            .capabilities()
+            .as_ref()
+            .and_then(|c| c.effective().clone())
+            .is_some_and(|s| s.contains(&C::SysAdmin)));
+        let (_, ex) = prepare(&process(&base.replace("NNP", "")), None);
+        assert!(!ex.lent.permitted && ex.seccomp.is_none());
+    }
+}
