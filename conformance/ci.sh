@@ -13,7 +13,8 @@
 # 6. conformance/run.sh             host conformance suite (TAP)
 # 7. conformance/vm/ci-subset.sh v2, v1   the CI subset of the suite on pure
 #                                   cgroup v2 / v1 VMs (lifecycle, memory, cpu,
-#                                   pids, update, OOM; the whole suite is far
+#                                   pids, update, OOM, the boundary attacks of
+#                                   tests/attack-{cgroup,exec,exe}.bats; the whole suite is far
 #                                   too slow under TCG: RCRUN_CI_VM_FULL=1 runs
 #                                   it, = conformance/vm/run.sh <layout>)
 #                                   (only when conformance/vm/run.sh exists;
@@ -73,6 +74,11 @@ step "cargo test" cargo test --workspace --release
 export RCRUN_TEST_STRICT_MOUNTS=${RCRUN_TEST_STRICT_MOUNTS:-1}
 # ... and packaging.bats may dpkg -i / dpkg -r the .deb on it for real.
 export RCRUN_TEST_SYSTEM_DPKG=${RCRUN_TEST_SYSTEM_DPKG:-1}
+# ... and the boundary attacks through docker/containerd (attack-docker.bats,
+# attack-shim.bats) FAIL instead of skipping when docker, containerd or the
+# shim are missing (RCRUN_TEST_NO_DOCKER=1, set in the VMs, still skips the
+# docker ones).
+export RCRUN_TEST_REQUIRE_DOCKER=${RCRUN_TEST_REQUIRE_DOCKER:-1}
 step "conformance (host)" bash conformance/run.sh
 
 # ---- hook: the suite on pure cgroup v2 and pure cgroup v1 VMs ------------

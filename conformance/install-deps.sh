@@ -34,7 +34,8 @@ pkgs=(
 	ca-certificates curl util-linux procps
 )
 if [[ $want_vm -eq 1 ]]; then
-	pkgs+=(qemu-system-x86 cpio xz-utils)
+	# the guest kernel: conformance/vm/run.sh boots the newest /boot/vmlinuz-*
+	pkgs+=(qemu-system-x86 cpio xz-utils linux-image-amd64)
 fi
 
 missing=()
