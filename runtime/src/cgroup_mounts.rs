@@ -6,9 +6,10 @@
 //! memory and pids limits. For a cgroup mount with "ro" (what docker, CRI
 //! and `rcrun spec` write), rcrun hands libcontainer plain bind mounts
 //! instead, each with exactly the spec's flags:
-//! - at the destination: a directory of the container's state (made here,
-//!   root-only on the host) holding one empty directory per hierarchy and
-//!   the symlinks of co-mounted ones (`cpu -> cpu,cpuacct`), as on the host;
+//! - at the destination: the host's own `/sys/fs/cgroup` directory, bound
+//!   alone (not recursively): one empty mountpoint per hierarchy and the
+//!   symlinks of co-mounted ones (`cpu -> cpu,cpuacct`), exactly the
+//!   skeleton the container needs, with nothing to make per container;
 //! - on each of those: the container's own cgroup directory of that
 //!   hierarchy (what a cgroup namespace would show as its root).
 //!
@@ -16,7 +17,6 @@
 //! libcontainer, as is cgroup v2, whose options libcontainer honours.
 
 use std::ffi::OsString;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Mount, MountBuilder};
@@ -35,38 +35,21 @@ pub struct V1View {
 }
 
 impl V1View {
-    /// Makes the skeleton directory in `state_dir` for the hierarchies of
-    /// `cg`; None on a pure v2 host.
-    pub fn prepare(state_dir: &Path, cg: &CgroupSet) -> Result<Option<V1View>> {
+    /// The view of the hierarchies of `cg`; None on a pure v2 host.
+    pub fn of(cg: &CgroupSet) -> Option<V1View> {
         if cg.layout == Layout::V2 {
-            return Ok(None);
+            return None;
         }
-        let skeleton = state_dir.join("cgroupfs");
-        let mut hierarchies = Vec::new();
-        fs::create_dir(&skeleton).map_err(|e| Error::io(&skeleton, e))?;
-        for d in cg.dirs.iter().filter(|d| !d.is_unified()) {
-            if d.mount.parent() != Some(Path::new(CGROUP_ROOT)) {
-                continue;
-            }
-            let Some(name) = d.mount.file_name() else {
-                continue;
-            };
-            let dir = skeleton.join(name);
-            fs::create_dir(&dir).map_err(|e| Error::io(&dir, e))?;
-            // Co-mounted controllers: each also by its own name, as a link.
-            let joined = name.to_string_lossy();
-            for ctrl in joined.split(',').filter(|c| *c != joined) {
-                let link = skeleton.join(ctrl);
-                if !link.exists() {
-                    std::os::unix::fs::symlink(name, &link).map_err(|e| Error::io(&link, e))?;
-                }
-            }
-            hierarchies.push((name.to_os_string(), d.path.clone()));
-        }
-        Ok(Some(V1View {
-            skeleton,
+        let hierarchies = cg
+            .dirs
+            .iter()
+            .filter(|d| !d.is_unified() && d.mount.parent() == Some(Path::new(CGROUP_ROOT)))
+            .filter_map(|d| Some((d.mount.file_name()?.to_os_string(), d.path.clone())))
+            .collect();
+        Some(V1View {
+            skeleton: PathBuf::from(CGROUP_ROOT),
             hierarchies,
-        }))
+        })
     }
 
     /// The mounts that replace the cgroup mount `m` (`mounts[i]`), or `m`

@@ -10,7 +10,6 @@ use crate::commands;
 #[command(
     name = "rcrun",
     version = crate::version::SHORT,
-    long_version = crate::version::LONG.as_str(),
     about = "rcrun: an OCI container runtime with cgroup limits and OOM kills done right",
     propagate_version = true
 )]
@@ -112,6 +111,19 @@ pub fn usage_error_line(e: &clap::Error) -> String {
     } else {
         format!("{head} ({})", notes.join("; "))
     }
+}
+
+/// Parses the command line. `--version` prints the long form (commit, spec,
+/// libcontainer, this host's cgroup layout), which reads mountinfo: built only
+/// when asked for, not on every command.
+pub fn parse() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = Cli::command();
+    if std::env::args_os().any(|a| a == "--version" || a == "-V") {
+        cmd = cmd.long_version(crate::version::LONG.as_str());
+    }
+    let matches = cmd.try_get_matches()?;
+    Cli::from_arg_matches(&matches)
 }
 
 #[cfg(test)]

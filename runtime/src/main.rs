@@ -2,8 +2,6 @@
 //! errors the way runc does (log line + bare message on stderr when the log
 //! goes to a file) and exit 1 on failure.
 
-use clap::Parser;
-
 use rcrun::cli::{Cli, Command};
 use rcrun::commands;
 use rcrun::logging::{self, Format};
@@ -11,7 +9,17 @@ use rcrun::state::Root;
 
 fn main() {
     drop_non_utf8_env();
-    let cli = match Cli::try_parse() {
+    if seals_first() {
+        // First thing: this re-executes the process from a read-only copy
+        // of the binary (rcrun::sealed_exe), so the work before it is done
+        // twice. Decided on the raw arguments: a container id spelled like
+        // one of these subcommands only costs an unneeded re-exec.
+        if let Err(e) = rcrun::sealed_exe::ensure_sealed() {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    }
+    let cli = match rcrun::cli::parse() {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -30,12 +38,16 @@ fn main() {
     if matches!(
         cli.command,
         Command::Create(_) | Command::Run(_) | Command::Exec(_)
-    ) {
-        // Before anything is made: this may re-execute the process.
-        if let Err(e) = rcrun::sealed_exe::ensure_sealed() {
-            eprintln!("{e}");
-            std::process::exit(1);
-        }
+    ) && !matches!(rcrun::sealed_exe::is_sealed(), Ok(true))
+    {
+        // Not reached: seals_first saw the subcommand. Kept so that a
+        // change in the argument scan can never start a container from the
+        // writable binary.
+        eprintln!(
+            "internal error: {:?} must run from a sealed binary",
+            cli.command
+        );
+        std::process::exit(1);
     }
     let format = match Format::parse(&cli.log_format) {
         Ok(f) => f,
@@ -77,6 +89,14 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// Whether the command line names a subcommand that starts container
+/// processes (create, run, exec): those must run from a sealed binary.
+fn seals_first() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .any(|a| a == "create" || a == "run" || a == "exec")
 }
 
 /// The caller's environment is not the container's (that comes from
