@@ -1,8 +1,17 @@
-//! Shared by the fuzz tests: the PRNG and the knobs (seed, iterations,
-//! time budget).
+//! Shared by the fuzz tests (spec_fuzz, config_fuzz, cli_fuzz): the PRNG,
+//! the knobs (seed, iterations, time budget) and, for the tests that run
+//! the rcrun binary, the sandbox (sandbox.rs).
 #![allow(dead_code)]
 
+pub mod invocation;
+pub mod leftovers;
+pub mod sandbox;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::Duration;
+
+use sandbox::os;
 
 /// splitmix64: tiny, good enough, and the same sequence everywhere.
 pub struct Rng(pub u64);
@@ -49,6 +58,46 @@ pub fn knob(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// A change to the caller's environment (what rcrun inherits), and whether
+/// it is benign: one that must not make a valid `create` fail (runc
+/// ignores all of these).
+pub fn caller_env(rng: &mut Rng) -> (Vec<(OsString, OsString)>, bool) {
+    let one = |k: &[u8], v: &[u8]| vec![(os(k), os(v))];
+    match rng.below(20) {
+        0 => (one(b"FUZZ_BAD", b"\xff\xfe"), true),
+        1 => (one(b"FUZZ_\xff", b"1"), true),
+        2 => (one(b"LANG", b"\xc3"), true),
+        3 => (one(b"FUZZ_HUGE", &[b'x'; 100_000]), true),
+        4 => (
+            (0..2000)
+                .map(|i| (format!("FUZZ_{i}").into(), format!("{i}").into()))
+                .collect(),
+            true,
+        ),
+        5 => (one(b"FUZZ_NL", b"a\nb\rc"), true),
+        6 => (one(b"", b"x"), true),
+        7 => (one(b"RUST_BACKTRACE", b"full"), true),
+        8 => (one(b"LISTEN_FDS", b"2147483647"), false),
+        9 => (one(b"LISTEN_FDS", b"-5"), false),
+        10 => (one(b"LISTEN_FDS", b"\xff"), false),
+        11 => (one(b"NOTIFY_SOCKET", b"/proc/nonexistent/notify"), true),
+        12 => (one(b"TMPDIR", b"/proc/nonexistent"), true),
+        13 => (one(b"HOME", b""), true),
+        14 => (one(b"XDG_RUNTIME_DIR", b"\xff"), true),
+        15 => (one(b"PATH", b"/bin:\xff"), false),
+        16 => (one(b"PATH", b""), false),
+        17 => (one(b"TERM", b"\xff"), true),
+        18 => (
+            vec![
+                (os(b"A\xffB"), os(b"\xfe")),
+                (os(b"FUZZ_HUGE2"), os(&[b'y'; 60_000])),
+            ],
+            true,
+        ),
+        _ => (one(b"COLUMNS", b"-1"), true),
+    }
+}
+
 /// The wall-clock budget of one process-level fuzz test:
 /// `RCRUN_FUZZ_BUDGET_SECS` (default `default_secs`; 0 = none). A slow
 /// machine then runs fewer inputs instead of blowing CI's time; the test
@@ -58,4 +107,66 @@ pub fn budget(default_secs: u64) -> Option<Duration> {
         0 => None,
         s => Some(Duration::from_secs(s)),
     }
+}
+
+/// The longest prefix of `s` of at most `n` bytes that ends on a char.
+pub fn prefix(s: &str, n: usize) -> &str {
+    let mut i = n.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    &s[..i]
+}
+
+/// One failing run of a process-level fuzzer.
+pub struct Failure {
+    pub run: u64,
+    pub problems: Vec<String>,
+    /// The command line, as `Invocation::render` writes it.
+    pub cmd: String,
+    /// Files to save with it (name, content): the config.json, ...
+    pub files: Vec<(String, Vec<u8>)>,
+    /// The input in short (the mutated fields).
+    pub summary: String,
+    pub stderr: String,
+}
+
+/// Prints the failures (the first 40 in full) and saves each under
+/// target/fuzz-failures/<name>/<n>/ (cmd.txt and its files), then fails
+/// the test.
+pub fn report(name: &str, failures: &[Failure]) {
+    if failures.is_empty() {
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/fuzz-failures")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    for (i, f) in failures.iter().enumerate() {
+        let d = dir.join(i.to_string());
+        let _ = std::fs::create_dir_all(&d);
+        for (n, data) in &f.files {
+            let _ = std::fs::write(d.join(n), data);
+        }
+        let _ = std::fs::write(d.join("cmd.txt"), format!("{}\n", f.cmd));
+        if i < 40 {
+            eprintln!(
+                "{name}_fuzz: FAIL #{i} (run {}): {}",
+                f.run,
+                f.problems.join(" | ")
+            );
+            eprintln!("    command: {}", f.cmd);
+            if !f.summary.is_empty() {
+                eprintln!("    input:   {}", f.summary);
+            }
+            for l in f.stderr.lines().take(6) {
+                eprintln!("    stderr:  {}", prefix(l, 300));
+            }
+        }
+    }
+    panic!(
+        "{name}_fuzz: {} failing runs; inputs saved in {}",
+        failures.len(),
+        dir.display()
+    );
 }
