@@ -228,12 +228,7 @@ fn cli_fuzz() {
                 run: n as u64,
                 problems,
                 cmd: case.inv.render(),
-                files: case
-                    .inv
-                    .stdin
-                    .iter()
-                    .map(|s| ("stdin".to_string(), s.clone()))
-                    .collect(),
+                files: saved_files(&world, &case),
                 summary: String::new(),
                 stderr,
             });
@@ -265,6 +260,32 @@ fn cli_fuzz() {
         });
     }
     report("cli", &failures);
+}
+
+/// What a failing run needs to be replayed: its stdin, and the config.json
+/// of each of the world's bundles it names.
+fn saved_files(world: &World, case: &Case) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = Vec::new();
+    if let Some(i) = &case.inv.stdin {
+        v.push(("stdin".into(), i.clone()));
+    }
+    for (name, dir) in [
+        ("live", &world.live),
+        ("quick", &world.quick),
+        ("term", &world.term),
+        ("bad", &world.bad),
+    ] {
+        let named = case.inv.args.iter().any(|a| {
+            let a = a.as_encoded_bytes();
+            let d = dir.as_os_str().as_encoded_bytes();
+            a.windows(d.len()).any(|w| w == d) || (name == "quick" && a.ends_with(b"quick"))
+        });
+        if named {
+            let data = std::fs::read(dir.join("config.json")).unwrap_or_default();
+            v.push((format!("bundle-{name}.json"), data));
+        }
+    }
+    v
 }
 
 /// Runs `case` and returns what is wrong, and its stderr; leaves the world

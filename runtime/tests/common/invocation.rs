@@ -46,54 +46,58 @@ impl Invocation {
         }
     }
 
-    /// A shell-like rendering for reports: arguments and environment
-    /// quoted as Rust strings, bytes that are not UTF-8 as \x escapes.
+    /// The run as a bash command line to paste (`rcrun` standing for the
+    /// binary): `$'...'` quoting, so bytes that are not UTF-8 and control
+    /// characters come out as \xNN; a long value that repeats one byte as
+    /// a `$(printf ...)`; other long values and more than 6 variables
+    /// summed up (`<...>`: those runs are in the saved stdin or config).
     pub fn render(&self) -> String {
         let mut s = String::new();
         match &self.cwd {
-            Cwd::Dir(d) => s.push_str(&format!("(cd {}; ", d.display())),
-            Cwd::Deleted => s.push_str("(cd <deleted dir>; "),
+            Cwd::Dir(d) => s.push_str(&format!("(cd {}; ", quote(d.as_os_str().as_bytes()))),
+            Cwd::Deleted => s.push_str("(d=$(mktemp -d); cd $d; rmdir $d; "),
         }
+        s.push_str(&format!("env -i PATH={}", super::sandbox::PATH));
         if self.env.len() > 6 {
             let (k, v) = &self.env[0];
             s.push_str(&format!(
-                "<{} variables: {}={} ...> ",
+                " <{} variables: {}={} ...>",
                 self.env.len(),
                 quote(k.as_bytes()),
-                quote(v.as_bytes())
+                long(v.as_bytes())
             ));
-        }
-        for (k, v) in self.env.iter().filter(|_| self.env.len() <= 6) {
-            let v = if v.len() > 80 {
-                format!("<{} bytes>", v.len())
-            } else {
-                quote(v.as_bytes())
-            };
-            s.push_str(&format!("{}={v} ", quote(k.as_bytes())));
-        }
-        s.push_str("rcrun");
-        for a in &self.args {
-            s.push(' ');
-            if a.len() > 200 {
-                s.push_str(&format!(
-                    "<{} bytes: {}...>",
-                    a.len(),
-                    quote(&a.as_bytes()[..40])
-                ));
-            } else {
-                s.push_str(&quote(a.as_bytes()));
+        } else {
+            for (k, v) in &self.env {
+                s.push_str(&format!(" {}={}", quote(k.as_bytes()), long(v.as_bytes())));
             }
         }
+        s.push_str(" rcrun");
+        for a in &self.args {
+            s.push(' ');
+            s.push_str(&long(a.as_bytes()));
+        }
         if let Some(i) = &self.stdin {
-            s.push_str(&format!(" <<< {}", quote(&i[..i.len().min(300)])));
+            s.push_str(&format!(" <<< {}", long(i)));
         }
         s.push(')');
         s
     }
 }
 
-/// Bytes as a Rust-like string literal when they need quoting, with
-/// \xNN for bytes that are not UTF-8.
+/// `quote`, or for more than 200 bytes a `$(printf ...)` making them when
+/// they repeat one byte, else a summary.
+fn long(b: &[u8]) -> String {
+    if b.len() <= 200 {
+        return quote(b);
+    }
+    if b.iter().all(|&c| c == b[0]) && b[0].is_ascii_alphanumeric() {
+        return format!("\"$(printf %0{}d 0 | tr 0 {})\"", b.len(), b[0] as char);
+    }
+    format!("<{} bytes: {}...>", b.len(), quote(&b[..40]))
+}
+
+/// Bytes as a bash word: as they are when plain, else `$'...'` with \xNN
+/// for control characters and bytes that are not UTF-8.
 pub fn quote(b: impl AsRef<[u8]>) -> String {
     let b = b.as_ref();
     let plain = !b.is_empty()
@@ -102,16 +106,26 @@ pub fn quote(b: impl AsRef<[u8]>) -> String {
     if plain {
         return String::from_utf8_lossy(b).into_owned();
     }
-    let mut s = String::from("\"");
+    let mut s = String::from("$'");
     for chunk in b.utf8_chunks() {
         for c in chunk.valid().chars() {
-            s.extend(c.escape_debug());
+            match c {
+                '\\' => s.push_str("\\\\"),
+                '\'' => s.push_str("\\'"),
+                c if c.is_control() => {
+                    let mut buf = [0u8; 4];
+                    for x in c.encode_utf8(&mut buf).bytes() {
+                        s.push_str(&format!("\\x{x:02x}"));
+                    }
+                }
+                c => s.push(c),
+            }
         }
         for x in chunk.invalid() {
             s.push_str(&format!("\\x{x:02x}"));
         }
     }
-    s.push('"');
+    s.push('\'');
     s
 }
 

@@ -131,9 +131,9 @@ pub struct Failure {
     pub stderr: String,
 }
 
-/// Prints the failures (the first 40 in full) and saves each under
-/// target/fuzz-failures/<name>/<n>/ (cmd.txt and its files), then fails
-/// the test.
+/// Prints the failures (the first 40 in full, then a count by kind) and
+/// saves each under target/fuzz-failures/<name>/<n>/ (cmd.txt,
+/// problems.txt, stderr.txt and its files), then fails the test.
 pub fn report(name: &str, failures: &[Failure]) {
     if failures.is_empty() {
         return;
@@ -149,6 +149,11 @@ pub fn report(name: &str, failures: &[Failure]) {
             let _ = std::fs::write(d.join(n), data);
         }
         let _ = std::fs::write(d.join("cmd.txt"), format!("{}\n", f.cmd));
+        let _ = std::fs::write(
+            d.join("problems.txt"),
+            format!("{}\n{}\n", f.problems.join("\n"), f.summary),
+        );
+        let _ = std::fs::write(d.join("stderr.txt"), &f.stderr);
         if i < 40 {
             eprintln!(
                 "{name}_fuzz: FAIL #{i} (run {}): {}",
@@ -164,9 +169,40 @@ pub fn report(name: &str, failures: &[Failure]) {
             }
         }
     }
+    // Every failure by kind (the marker numbers and the leftovers' names
+    // taken out), the ones past the first 40 included.
+    let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+    for f in failures {
+        for p in &f.problems {
+            *kinds.entry(kind(p)).or_default() += 1;
+        }
+    }
+    for (k, n) in &kinds {
+        eprintln!("{name}_fuzz: {n:>5} x {k}");
+    }
     panic!(
         "{name}_fuzz: {} failing runs; inputs saved in {}",
         failures.len(),
         dir.display()
     );
+}
+
+/// A problem without what varies from run to run.
+fn kind(p: &str) -> String {
+    let p = match p.find(": ") {
+        Some(i) if p.starts_with("left behind") || p.starts_with("delete") => &p[..i],
+        _ => p,
+    };
+    let mut out = String::new();
+    let mut chars = p.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if out.ends_with("FZ") {
+            out.push('n');
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+        }
+    }
+    out
 }

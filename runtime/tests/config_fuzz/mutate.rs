@@ -117,7 +117,11 @@ pub fn mutate_env(rng: &mut Rng, c: &mut Value, m: &str, ex: &mut Expect) {
 }
 
 pub fn mutate_args(rng: &mut Rng, c: &mut Value, m: &str, ex: &mut Expect) {
-    let Some(args) = c["process"]["args"].as_array_mut() else {
+    // (empty after an earlier mutation: already invalid, left so)
+    let Some(args) = c["process"]["args"]
+        .as_array_mut()
+        .filter(|a| !a.is_empty())
+    else {
         return;
     };
     match rng.below(9) {
