@@ -18,10 +18,11 @@
 //!   containers a successful create/run made, which are deleted;
 //! - a run that does not name the live container leaves it alive.
 //!
-//! Needs root (skipped otherwise). Knobs: `RCRUN_FUZZ_RUNS` (random runs
-//! after the sweep, default 600), `RCRUN_FUZZ_SEED`,
-//! `RCRUN_FUZZ_BUDGET_SECS` (default 20; 0 = none). Failing runs are
-//! printed and saved under target/fuzz-failures/cli/<n>/ (cmd.txt).
+//! Needs root and a static busybox (skipped otherwise). Knobs:
+//! `RCRUN_FUZZ_RUNS` (random runs after the sweep, default 600),
+//! `RCRUN_FUZZ_SEED`, `RCRUN_FUZZ_BUDGET_SECS` (default 20; 0 = none),
+//! `RCRUN_FUZZ_VERBOSE` (print every run). Failing runs are printed as
+//! bash command lines and saved under target/fuzz-failures/cli/<n>/.
 //!   RCRUN_FUZZ_RUNS=3000 RCRUN_FUZZ_BUDGET_SECS=0 cargo test --release -p rcrun --test cli_fuzz -- --nocapture
 
 #[path = "cli_fuzz/cases.rs"]

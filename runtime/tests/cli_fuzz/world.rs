@@ -65,6 +65,11 @@ pub struct World {
 impl World {
     pub fn new() -> Option<World> {
         let mut sb = Sandbox::new("cli")?;
+        if !sb.busybox {
+            // run and exec need real programs in the rootfs
+            eprintln!("cli_fuzz: skipped: no static busybox (apt-get install busybox-static)");
+            return None;
+        }
         let d = sb.dir.clone();
         let w = d.join("w");
         for x in [w.join("sub"), w.join("e")] {
