@@ -355,11 +355,12 @@ fn check(
             }
         }
     }
+    // (only when the previous run left it alone too: a signal it sent,
+    // an OOM kill it caused, may land during this run)
     let named_live = case.inv.args.iter().any(|a| a == "live");
-    if live_before
-        && !named_live
-        && !matches!(world.live_status(), Some(Status::Created | Status::Running))
-    {
+    let untouched = live_before && !named_live && !world.prev_named_live;
+    world.prev_named_live = named_live;
+    if untouched && !matches!(world.live_status(), Some(Status::Created | Status::Running)) {
         p.push("the live container, not named by the run, is gone or stopped".into());
     }
     let keep = [(world.sb.root.clone(), "live".to_string())];

@@ -60,6 +60,9 @@ pub struct World {
     pub quick: PathBuf,
     pub term: PathBuf,
     pub bad: PathBuf,
+    /// The previous run named the live container: what it did (a kill, an
+    /// update to a tiny memory limit) may take it down a moment later.
+    pub prev_named_live: bool,
 }
 
 impl World {
@@ -108,6 +111,7 @@ impl World {
             quick,
             term,
             bad,
+            prev_named_live: false,
         })
     }
 
