@@ -70,6 +70,11 @@ fn fixed_cases(world: &mut World) -> Vec<Case> {
         world.sb.fresh("k"),
     );
     let (f4, f5) = (world.sb.fresh("k"), world.sb.fresh("k"));
+    let proc_json = world.sb.dir.join("proc-nul.json");
+    let _ = std::fs::write(
+        &proc_json,
+        r#"{"user":{"uid":0,"gid":0},"args":["true"],"cwd":"/","env":["PATH=/bin","A\u0000B=1"]}"#,
+    );
     let w = Cwd::Dir(world.w.clone());
     vec![
         case(
@@ -154,6 +159,34 @@ fn fixed_cases(world: &mut World) -> Vec<Case> {
                 &world.live.clone().into(),
                 &s(&f5),
             ]),
+            w.clone(),
+            vec![],
+            false,
+        ),
+        // exec's environment: an empty name, a NUL
+        case(
+            a(&[
+                &s("--root"),
+                &root,
+                &s("exec"),
+                &s("--env"),
+                &s("=x"),
+                &s("live"),
+                &s("true"),
+            ]),
+            w.clone(),
+            vec![],
+            false,
+        ),
+        case(
+            a(&[
+                &s("--root"),
+                &root,
+                &s("exec"),
+                &s("--process"),
+                &proc_json.into(),
+                &s("live"),
+            ]),
             w,
             vec![],
             false,
@@ -211,7 +244,12 @@ fn cli_fuzz() {
         }
         world.ensure_live();
         let case = match cases.next() {
-            Some(c) => c,
+            Some(c) => {
+                if c.sub == "exec" {
+                    world.start_live();
+                }
+                c
+            }
             None => {
                 let (si, force) = &plan[n - nfixed];
                 world.prepare(&mut rng, &subs[*si].name);

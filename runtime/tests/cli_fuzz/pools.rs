@@ -372,31 +372,33 @@ pub fn resources(rng: &mut Rng) -> Vec<u8> {
     }
 }
 
-/// `exec --process` content.
+/// `exec --process` content (with a `user`: without one, the whole
+/// file is refused before anything else is looked at).
 pub fn process(rng: &mut Rng) -> Vec<u8> {
     let v: &[&str] = &[
-        r#"{"args":["true"],"cwd":"/"}"#,
-        r#"{"args":["true"],"cwd":"/","env":["=x"]}"#,
-        r#"{"args":["true"],"cwd":"/","env":["A\u0000=1"]}"#,
-        r#"{"args":["true"],"cwd":"/","env":["A=\u0000"]}"#,
-        r#"{"args":["true"],"cwd":"/","env":["NOEQ"]}"#,
-        r#"{"args":["true","a\u0000b"],"cwd":"/"}"#,
-        r#"{"args":["tr\u0000ue"],"cwd":"/"}"#,
-        r#"{"args":[],"cwd":"/"}"#,
-        r#"{"args":[""],"cwd":"/"}"#,
-        r#"{"args":["true"],"cwd":"relative"}"#,
-        r#"{"args":["true"],"cwd":""}"#,
+        r#"{"user":{"uid":0,"gid":0},"args":["true"],"cwd":"/"}"#,
+        r#"{"user":{"uid":0,"gid":0},"args":["true"],"cwd":"/","env":["PATH=/bin","=x"]}"#,
+        r#"{"user":{"uid":0,"gid":0},"args":["true"],"cwd":"/","env":["PATH=/bin","A\u0000=1"]}"#,
+        r#"{"user":{"uid":0,"gid":0},"args":["true"],"cwd":"/","env":["PATH=/bin","A=\u0000"]}"#,
+        r#"{"user":{"uid":0,"gid":0},"args":["true"],"cwd":"/","env":["PATH=/bin","NOEQ"]}"#,
+        r#"{"user":{"uid":0,"gid":0},"args":["true","a\u0000b"],"cwd":"/","env":["PATH=/bin"]}"#,
+        r#"{"user":{"uid":0,"gid":0},"args":["tr\u0000ue"],"cwd":"/"}"#,
+        r#"{"user":{"uid":0,"gid":0},"args":[],"cwd":"/"}"#,
+        r#"{"user":{"uid":0,"gid":0},"args":[""],"cwd":"/"}"#,
+        r#"{"user":{"uid":0,"gid":0},"args":["true"],"cwd":"relative"}"#,
+        r#"{"user":{"uid":0,"gid":0},"args":["true"],"cwd":""}"#,
         r#"{"args":["true"],"cwd":"/","user":{"uid":4294967295,"gid":0}}"#,
         r#"{"args":["true"],"cwd":"/","user":{"uid":2147483648,"gid":2147483648}}"#,
-        r#"{"args":["true"],"cwd":"/","terminal":true}"#,
-        r#"{"args":["true"],"cwd":"/","capabilities":{"bounding":["CAP_BOGUS"]}}"#,
-        r#"{"args":["true"],"cwd":"/","rlimits":[{"type":"RLIMIT_NOFILE","hard":0,"soft":18446744073709551615}]}"#,
-        r#"{"args":["true"],"cwd":"/","oomScoreAdj":-99999}"#,
-        "{\"args\":[\"true\"],\"cwd\":\"/\",\"env\":[\"A=\\ud800\"]}",
+        r#"{"user":{"uid":0,"gid":0},"args":["true"],"cwd":"/","terminal":true}"#,
+        r#"{"user":{"uid":0,"gid":0},"args":["true"],"cwd":"/","capabilities":{"bounding":["CAP_BOGUS"]}}"#,
+        r#"{"user":{"uid":0,"gid":0},"args":["true"],"cwd":"/","rlimits":[{"type":"RLIMIT_NOFILE","hard":0,"soft":18446744073709551615}]}"#,
+        r#"{"user":{"uid":0,"gid":0},"args":["true"],"cwd":"/","oomScoreAdj":-99999}"#,
+        "{\"user\":{\"uid\":0,\"gid\":0},\"args\":[\"true\"],\"cwd\":\"/\",\"env\":[\"PATH=/bin\",\"A=\\ud800\"]}",
         "",
         "{",
         "null",
-        r#"{"cwd":"/"}"#,
+        r#"{"user":{"uid":0,"gid":0},"cwd":"/"}"#,
+        r#"{"args":["true"],"cwd":"/"}"#,
     ];
     rng.pick(v).as_bytes().to_vec()
 }

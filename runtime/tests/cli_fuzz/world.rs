@@ -141,6 +141,15 @@ impl World {
         }
     }
 
+    /// The live container is running.
+    pub fn start_live(&mut self) {
+        self.ensure_live();
+        if self.live_status() == Some(Status::Created) {
+            let root = self.sb.root.clone();
+            let _ = self.sb.rcrun(&root, &["start", "live"]);
+        }
+    }
+
     /// The live container exists and is created or running.
     pub fn ensure_live(&mut self) {
         let root = self.sb.root.clone();
