@@ -406,6 +406,7 @@ fn check(
     if !left.is_empty() {
         p.push(format!("left behind: {}", left.join("; ")));
         world.sb.clean(&keep, &["live".to_string()]);
+        world.sb.clean_outside(&case.inv.args);
     }
     (p, out.stderr)
 }

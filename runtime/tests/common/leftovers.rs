@@ -1,6 +1,7 @@
 //! After each run: what it left behind (state dirs, cgroups, processes,
 //! mounts that carry the sandbox's tag), and the clean-up.
 
+use std::ffi::OsString;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -132,6 +133,9 @@ impl Sandbox {
             for m in self.mounts() {
                 v.push(format!("mount {m}"));
             }
+            for e in self.outside() {
+                v.push(format!("outside the sandbox: {}", e.display()));
+            }
             tries += 1;
             if v.is_empty() || tries >= 20 {
                 return v;
@@ -172,7 +176,79 @@ impl Sandbox {
                 let _ = nix::mount::umount2(mp, nix::mount::MntFlags::MNT_DETACH);
             }
         }
+        // What a run made in / (a relative path resolved there), when it
+        // is ours for sure: a tree holding a state.json of the sandbox's
+        // containers (clean_outside takes what the run's arguments name).
+        for e in self.outside() {
+            if mentions_tag(&e, &self.tag, 3) {
+                remove(&e);
+            }
+        }
     }
+
+    /// Removes the entries of / made since the sandbox was (see `outside`)
+    /// that `args` name: the first component of a relative path argument,
+    /// or config.json (what `spec` writes in the cwd).
+    pub fn clean_outside(&self, args: &[OsString]) {
+        for e in self.outside() {
+            let Some(name) = e.file_name() else {
+                continue;
+            };
+            let named = name == "config.json"
+                || args.iter().any(|a| {
+                    let a = a.as_encoded_bytes();
+                    let a = a.strip_prefix(b"--").map_or(a, |r| {
+                        r.iter().position(|&c| c == b'=').map_or(a, |i| &r[i + 1..])
+                    });
+                    !a.starts_with(b"/")
+                        && a.split(|&c| c == b'/')
+                            .find(|c| !c.is_empty() && *c != b".")
+                            == Some(name.as_encoded_bytes())
+                });
+            if named {
+                remove(&e);
+            }
+        }
+    }
+
+    /// Entries of / that were not there when the sandbox was made: what a
+    /// run started in a deleted cwd makes of a relative path if rcrun
+    /// resolves it against / (a container's state in /<id>, ...).
+    pub fn outside(&self) -> Vec<PathBuf> {
+        let mut v = Vec::new();
+        if let Ok(rd) = fs::read_dir("/") {
+            for e in rd.flatten() {
+                if !self.root_entries.contains(&e.file_name()) {
+                    v.push(e.path());
+                }
+            }
+        }
+        v.sort();
+        v
+    }
+}
+
+fn remove(p: &Path) {
+    if p.is_dir() && !p.is_symlink() {
+        let _ = fs::remove_dir_all(p);
+    } else {
+        let _ = fs::remove_file(p);
+    }
+}
+
+/// Whether a file of `path`'s tree, `depth` levels down at most, has `tag`
+/// in its content (a state.json naming the sandbox's bundle).
+fn mentions_tag(path: &Path, tag: &str, depth: u32) -> bool {
+    if path.is_file() {
+        return fs::read(path).is_ok_and(|d| d.windows(tag.len()).any(|w| w == tag.as_bytes()));
+    }
+    if depth == 0 || path.is_symlink() {
+        return false;
+    }
+    fs::read_dir(path).is_ok_and(|rd| {
+        rd.flatten()
+            .any(|e| mentions_tag(&e.path(), tag, depth - 1))
+    })
 }
 
 /// Thaws, kills every process of, and removes (deepest first) `dirs`.

@@ -52,6 +52,8 @@ pub struct Sandbox {
     /// The parent cgroup in every hierarchy (made here).
     pub(super) cg_dirs: Vec<PathBuf>,
     unified_roots: Vec<(PathBuf, Vec<String>)>,
+    /// The entries of / when the sandbox was made (see `outside`).
+    pub(super) root_entries: Vec<OsString>,
     seq: u64,
 }
 
@@ -163,6 +165,9 @@ impl Sandbox {
             extra_roots: Vec::new(),
             cg_dirs: Vec::new(),
             unified_roots: Vec::new(),
+            root_entries: fs::read_dir("/")
+                .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default(),
             seq: 0,
         };
         for m in cgroup_mounts() {
