@@ -184,9 +184,11 @@ pub fn mutate_user(rng: &mut Rng, c: &mut Value, ex: &mut Expect) {
     // a valid id the rootfs does not know is still valid (runc runs it)
     c["process"]["user"][field] = v;
     if rng.chance(30) {
-        c["process"]["user"]["additionalGids"] =
-            json!([*rng.pick(&[0u64, 65534, 2_147_483_648, 4_294_967_295])]);
-        ex.may_fail = true;
+        let g = *rng.pick(&[0u64, 65534, 2_147_483_647, 2_147_483_648, 4_294_967_295]);
+        c["process"]["user"]["additionalGids"] = json!([g]);
+        if g > 2_147_483_647 {
+            ex.reject("process.user.additionalGids", &g.to_string());
+        }
     }
 }
 
