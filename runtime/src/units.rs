@@ -15,16 +15,27 @@ pub fn parse_bytes(s: &str) -> Result<i64, String> {
         Some('p') => (&lower[..lower.len() - 1], 1 << 50),
         _ => (lower, 1),
     };
-    let n: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size (e.g. 1048576, 128m, 1g, -1)"))?;
-    if n.is_nan() || n < 0.0 {
+    let not_a_size = || format!("{s:?} is not a size (e.g. 1048576, 128m, 1g, -1)");
+    let too_large = || format!("{s:?} is too large");
+    let num = num.trim();
+    // Whole numbers exactly: an f64 rounds 9223372036854775807 up to 2^63.
+    if let Ok(n) = num.parse::<u64>() {
+        return n
+            .checked_mul(mult)
+            .and_then(|v| i64::try_from(v).ok())
+            .ok_or_else(too_large);
+    }
+    let n: f64 = num.parse().map_err(|_| not_a_size())?;
+    if n.is_nan() {
+        return Err(not_a_size());
+    }
+    if n < 0.0 {
         return Err(format!("{s:?}: a size must not be negative (except -1)"));
     }
     let v = n * mult as f64;
-    if v > i64::MAX as f64 {
-        return Err(format!("{s:?} is too large"));
+    // i64::MAX as f64 is 2^63, itself too large
+    if v >= i64::MAX as f64 {
+        return Err(too_large());
     }
     Ok(v as i64)
 }
@@ -42,5 +53,30 @@ mod tests {
         assert_eq!(parse_bytes("-1"), Ok(-1));
         assert!(parse_bytes("-5").is_err());
         assert!(parse_bytes("lots").is_err());
+    }
+
+    #[test]
+    fn edges() {
+        assert_eq!(parse_bytes("9223372036854775807"), Ok(i64::MAX));
+        assert_eq!(parse_bytes("8191p"), Ok(8191 << 50));
+        assert_eq!(parse_bytes("1.5k"), Ok(1536));
+        for bad in [
+            "9223372036854775808",
+            "8192p",
+            "16384p",
+            "18446744073709551616",
+            "1e400",
+            "inf",
+            "9.3e18",
+        ] {
+            assert_eq!(parse_bytes(bad), Err(format!("{bad:?} is too large")));
+        }
+        for bad in ["nan", "NaN", "", "k", "1kk", "m1", "0x10"] {
+            assert!(
+                parse_bytes(bad).is_err_and(|e| e.contains("is not a size")),
+                "{bad}"
+            );
+        }
+        assert!(parse_bytes("-inf").is_err_and(|e| e.contains("negative")));
     }
 }

@@ -1,6 +1,13 @@
 //! Deterministic mutation fuzzing of config.json handling: `spec::parse`,
 //! `spec::check` and `cgroups::validate` over inputs derived from valid
-//! seeds by structural (JSON tree) and byte-level mutations.
+//! seeds by structural (JSON tree) and byte-level mutations
+//! (spec_fuzz/mutate.rs, with the values of spec_fuzz/values.rs). Half of
+//! the tree mutations land below linux.resources, process.env,
+//! process.args, process.user or hooks (a seed has every kind of hook);
+//! byte mutations also splice JSON escapes of NUL and of lone surrogates,
+//! and raw bytes that are not UTF-8. What only the binary shows (the
+//! container's init, hooks, clean-up) is config_fuzz's; the command line,
+//! environment and cwd are cli_fuzz's.
 //!
 //! Properties, for every input:
 //! - no panic (caught and reported with the input, which is saved under
@@ -22,468 +29,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use rcrun::cgroups::{self, Hierarchies};
 use rcrun::spec;
 
+mod common;
+#[path = "spec_fuzz/mutate.rs"]
+mod mutate;
+#[path = "spec_fuzz/values.rs"]
+mod values;
+
+use common::Rng;
+use mutate::{mutate_bytes, mutate_tree};
+use values::FIELDS;
+
 const BASE: &str = include_str!("../../conformance/lib/config.base.json");
-
-/// splitmix64: tiny, good enough, and the same sequence everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len())]
-    }
-}
-
-/// Field names of the OCI runtime spec (and a few of rcrun's own concerns):
-/// inserted at random places so that mutations reach deep, typed fields.
-const FIELDS: &[&str] = &[
-    "ociVersion",
-    "process",
-    "root",
-    "path",
-    "readonly",
-    "hostname",
-    "mounts",
-    "destination",
-    "type",
-    "source",
-    "options",
-    "hooks",
-    "prestart",
-    "createRuntime",
-    "poststart",
-    "poststop",
-    "args",
-    "env",
-    "timeout",
-    "annotations",
-    "linux",
-    "resources",
-    "memory",
-    "limit",
-    "reservation",
-    "swap",
-    "kernel",
-    "kernelTCP",
-    "swappiness",
-    "disableOOMKiller",
-    "useHierarchy",
-    "checkBeforeUpdate",
-    "cpu",
-    "shares",
-    "quota",
-    "burst",
-    "period",
-    "realtimeRuntime",
-    "realtimePeriod",
-    "cpus",
-    "mems",
-    "idle",
-    "pids",
-    "blockIO",
-    "weight",
-    "leafWeight",
-    "weightDevice",
-    "throttleReadBpsDevice",
-    "throttleWriteBpsDevice",
-    "throttleReadIOPSDevice",
-    "throttleWriteIOPSDevice",
-    "major",
-    "minor",
-    "rate",
-    "hugepageLimits",
-    "pageSize",
-    "network",
-    "classID",
-    "priorities",
-    "name",
-    "priority",
-    "rdma",
-    "hcaHandles",
-    "hcaObjects",
-    "unified",
-    "devices",
-    "allow",
-    "access",
-    "cgroupsPath",
-    "namespaces",
-    "uidMappings",
-    "gidMappings",
-    "containerID",
-    "hostID",
-    "size",
-    "sysctl",
-    "seccomp",
-    "defaultAction",
-    "syscalls",
-    "names",
-    "action",
-    "maskedPaths",
-    "readonlyPaths",
-    "mountLabel",
-    "intelRdt",
-    "personality",
-    "terminal",
-    "consoleSize",
-    "height",
-    "width",
-    "user",
-    "uid",
-    "gid",
-    "umask",
-    "additionalGids",
-    "cwd",
-    "capabilities",
-    "bounding",
-    "effective",
-    "inheritable",
-    "permitted",
-    "ambient",
-    "rlimits",
-    "hard",
-    "soft",
-    "noNewPrivileges",
-    "apparmorProfile",
-    "oomScoreAdj",
-    "selinuxLabel",
-    "ioPriority",
-    "class",
-    "scheduler",
-    "execCPUAffinity",
-    "fileMode",
-    "rootfsPropagation",
-    "timeOffsets",
-    "memoryPolicy",
-    "netDevices",
-];
-
-fn interesting_value(rng: &mut Rng) -> Value {
-    match rng.below(8) {
-        0 => json!(*rng.pick(&[
-            0i64,
-            1,
-            -1,
-            2,
-            -2,
-            4096,
-            1024,
-            1000,
-            999,
-            100_000,
-            262_144,
-            i64::MAX,
-            i64::MIN,
-            i64::MAX - 1,
-            1 << 53,
-            (1 << 53) + 1,
-            i32::MAX as i64,
-            i32::MIN as i64,
-            u32::MAX as i64,
-            10_001
-        ])),
-        1 => {
-            let v = *rng.pick(&[u64::MAX, u64::MAX - 1, 1 << 63, (1 << 63) + 1]);
-            json!(v)
-        }
-        2 => {
-            let text = *rng.pick(&["1e308", "-1e308", "0.5", "-0.0", "1.0", "3e9"]);
-            serde_json::from_str::<Value>(text).unwrap_or(Value::Null)
-        }
-        3 => {
-            let s = *rng.pick(&[
-                "",
-                ".",
-                "..",
-                "/",
-                "//",
-                "/..",
-                "/../../../../etc/passwd",
-                "../x",
-                "a/../../b",
-                "a\nb",
-                "a\u{0}b",
-                "\u{7f}",
-                "\u{202e}rtl",
-                "max",
-                "-1",
-                "0",
-                "0-999",
-                "0-",
-                "-",
-                "1,2,3",
-                "99999999999999999999",
-                "4-2",
-                "0-1,0-1",
-                "c",
-                "b",
-                "a",
-                "u",
-                "p",
-                "rwm",
-                "*",
-                "2MB",
-                "1GB",
-                "3KB",
-                "64K",
-                "1.0.2",
-                "2.0.0",
-                "1.",
-                "rbind",
-                "ro",
-                "proc",
-                "sysfs",
-                "cgroup",
-                "tmpfs",
-                "bind",
-                "/proc",
-                "/proc/self/fd",
-                "/sys/fs/cgroup",
-                "/dev/null",
-                "CAP_SYS_ADMIN",
-                "RLIMIT_NOFILE",
-                "SCMP_ACT_ERRNO",
-                "pid",
-                "network",
-                "user",
-                "cgroup",
-                "time",
-                "/a/b/c",
-                "\\",
-                "%",
-                "'",
-                "\"",
-                "memory.max",
-                "cgroup.procs",
-                "../cgroup.procs",
-                "io.max",
-                "memory.high",
-            ]);
-            json!(s)
-        }
-        4 => json!("x".repeat(*rng.pick(&[1usize, 255, 256, 4097, 70_000]))),
-        5 => json!(rng.chance(50)),
-        6 => Value::Null,
-        _ => match rng.below(4) {
-            0 => json!([]),
-            1 => json!({}),
-            2 => {
-                // deep nesting: must be refused, not recursed into forever
-                let depth = *rng.pick(&[10usize, 127, 129, 1000]);
-                let mut v = json!(1);
-                for _ in 0..depth {
-                    v = json!([v]);
-                }
-                v
-            }
-            _ => {
-                let mut m = Map::new();
-                m.insert((*rng.pick(FIELDS)).to_string(), interesting_value_flat(rng));
-                Value::Object(m)
-            }
-        },
-    }
-}
-
-fn interesting_value_flat(rng: &mut Rng) -> Value {
-    match rng.below(3) {
-        0 => json!(*rng.pick(&[0i64, -1, 1, i64::MAX, i64::MIN])),
-        1 => json!(*rng.pick(&["", "..", "max", "/x", "a\nb"])),
-        _ => json!([]),
-    }
-}
-
-/// Paths (as index lists) of every node of `v`.
-fn collect_paths(v: &Value, cur: &mut Vec<PathStep>, out: &mut Vec<Vec<PathStep>>) {
-    out.push(cur.clone());
-    match v {
-        Value::Object(m) => {
-            for (k, c) in m {
-                cur.push(PathStep::Key(k.clone()));
-                collect_paths(c, cur, out);
-                cur.pop();
-            }
-        }
-        Value::Array(a) => {
-            for (i, c) in a.iter().enumerate() {
-                cur.push(PathStep::Index(i));
-                collect_paths(c, cur, out);
-                cur.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
-#[derive(Clone, Debug)]
-enum PathStep {
-    Key(String),
-    Index(usize),
-}
-
-fn node_mut<'a>(v: &'a mut Value, path: &[PathStep]) -> Option<&'a mut Value> {
-    let mut cur = v;
-    for s in path {
-        cur = match (s, cur) {
-            (PathStep::Key(k), Value::Object(m)) => m.get_mut(k)?,
-            (PathStep::Index(i), Value::Array(a)) => a.get_mut(*i)?,
-            _ => return None,
-        };
-    }
-    Some(cur)
-}
-
-fn mutate_tree(rng: &mut Rng, v: &mut Value) {
-    let mut paths = Vec::new();
-    collect_paths(v, &mut Vec::new(), &mut paths);
-    // Half of the time below linux.resources: the densest typed part, and
-    // the one cgroups::validate sees only if parsing succeeds.
-    let resources: Vec<&Vec<PathStep>> = paths
-        .iter()
-        .filter(|p| {
-            matches!(p.as_slice(), [PathStep::Key(a), PathStep::Key(b), ..] if a == "linux" && b == "resources")
-        })
-        .collect();
-    let path = if !resources.is_empty() && rng.chance(50) {
-        (*rng.pick(&resources)).clone()
-    } else {
-        rng.pick(&paths).clone()
-    };
-    let Some(node) = node_mut(v, &path) else {
-        return;
-    };
-    // Mostly type-preserving, so that the input still parses and reaches
-    // the checks behind the parser.
-    if rng.chance(80) {
-        match node {
-            Value::Number(_) => {
-                *node = loop {
-                    let c = interesting_value(rng);
-                    if c.is_number() {
-                        break c;
-                    }
-                };
-                return;
-            }
-            Value::String(_) => {
-                *node = loop {
-                    let c = interesting_value(rng);
-                    if c.is_string() {
-                        break c;
-                    }
-                };
-                return;
-            }
-            _ => {}
-        }
-    }
-    match rng.below(6) {
-        // replace the value
-        0 | 1 => *node = interesting_value(rng),
-        // numbers: nudge across edges
-        2 => {
-            if let Some(n) = node.as_i64() {
-                let d = *rng.pick(&[1i64, -1, 4096, -4096]);
-                *node = json!(n.wrapping_add(d));
-            } else if let Some(n) = node.as_u64() {
-                *node = json!(n.wrapping_add(1));
-            } else {
-                *node = interesting_value(rng);
-            }
-        }
-        // objects: insert a spec field / delete a key
-        3 => match node {
-            Value::Object(m) => {
-                if rng.chance(50) && !m.is_empty() {
-                    let k = m.keys().nth(rng.below(m.len())).cloned();
-                    if let Some(k) = k {
-                        m.remove(&k);
-                    }
-                } else {
-                    m.insert((*rng.pick(FIELDS)).to_string(), interesting_value(rng));
-                }
-            }
-            _ => *node = interesting_value(rng),
-        },
-        // arrays: duplicate / drop / append an element
-        4 => match node {
-            Value::Array(a) => {
-                if !a.is_empty() && rng.chance(50) {
-                    let i = rng.below(a.len());
-                    let e = a[i].clone();
-                    if rng.chance(50) {
-                        a.push(e);
-                    } else {
-                        a.remove(i);
-                    }
-                } else {
-                    a.push(interesting_value(rng));
-                }
-            }
-            _ => *node = interesting_value(rng),
-        },
-        // type confusion: wrap / unwrap
-        _ => {
-            let old = node.take();
-            *node = if rng.chance(50) {
-                json!([old])
-            } else {
-                json!({ "value": old })
-            };
-        }
-    }
-}
-
-fn mutate_bytes(rng: &mut Rng, data: &mut Vec<u8>, other: &[u8]) {
-    let n = 1 + rng.below(8);
-    for _ in 0..n {
-        if data.is_empty() {
-            data.push(b'{');
-        }
-        let i = rng.below(data.len());
-        match rng.below(7) {
-            0 => data[i] ^= 1 << rng.below(8),
-            1 => data[i] = *rng.pick(b"{}[]\",:0123456789-.eE \\/nultrfa\x00\xff"),
-            2 => {
-                data.remove(i);
-            }
-            3 => data.insert(i, rng.next() as u8),
-            4 => data.truncate(i),
-            5 => {
-                // splice a chunk of another seed
-                if !other.is_empty() {
-                    let a = rng.below(other.len());
-                    let b = (a + 1 + rng.below(64)).min(other.len());
-                    data.splice(i..i, other[a..b].iter().copied());
-                }
-            }
-            _ => {
-                let j = rng.below(data.len());
-                data.swap(i, j);
-            }
-        }
-    }
-}
 
 fn seeds() -> Vec<Value> {
     let base: Value = serde_json::from_str(BASE).unwrap_or_else(|_| json!({}));
@@ -515,7 +76,18 @@ fn seeds() -> Vec<Value> {
     let mut small = json!({"ociVersion": "1.0.2", "root": {"path": "rootfs"},
         "process": {"args": ["sh"], "cwd": "/"}, "linux": {}});
     small["linux"]["resources"] = json!({"memory": {"limit": -1}, "pids": {"limit": -1}});
-    vec![base, full, small]
+    // The process and hooks: env entries, args, hook paths of every kind.
+    let mut proc = base.clone();
+    proc["root"] = json!({"path": "rootfs"});
+    proc["process"]["args"] = json!(["sh", "-c", "echo \"$@\"", "x", "", "y"]);
+    proc["process"]["env"] = json!(["PATH=/bin", "A=", "B=c=d", "LONG=xxxxxxxx"]);
+    proc["process"]["user"] = json!({"uid": 65534, "gid": 65534, "additionalGids": [5]});
+    let hook = json!({"path": "/bin/true", "args": ["true", "a"], "env": ["X=1"], "timeout": 5});
+    proc["hooks"] = json!({
+        "prestart": [hook], "createRuntime": [hook], "createContainer": [hook],
+        "startContainer": [hook], "poststart": [hook], "poststop": [hook]
+    });
+    vec![base, full, small, proc]
 }
 
 struct Failure {

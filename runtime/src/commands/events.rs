@@ -14,7 +14,7 @@ use crate::state::{ContainerState, Root, Status};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Stats interval: 5s, 500ms, 1m, or seconds as a number
+    /// Stats interval: 5s, 500ms, 1m, 1h, or seconds as a number (1ms to 2562047h)
     #[arg(long, default_value = "5s")]
     pub interval: String,
     /// Print stats once and exit
@@ -23,6 +23,12 @@ pub struct Args {
     /// Container id (letters, digits, '_', '+', '-', '.')
     pub container_id: String,
 }
+
+/// The shortest interval: below it `events` would only spin printing stats.
+const MIN_INTERVAL: Duration = Duration::from_millis(1);
+/// The longest interval: Go's time.Duration limit (i64 nanoseconds, about
+/// 292 years), what runc accepts; `Instant + interval` cannot overflow.
+const MAX_INTERVAL: Duration = Duration::from_nanos(i64::MAX as u64);
 
 pub fn parse_interval(s: &str) -> std::result::Result<Duration, String> {
     let bad = || format!("--interval: {s:?} is not a duration (e.g. 5s, 500ms, 1m)");
@@ -41,7 +47,14 @@ pub fn parse_interval(s: &str) -> std::result::Result<Duration, String> {
     if secs.is_nan() || secs <= 0.0 {
         return Err(format!("--interval: {s:?} must be positive"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if d < MIN_INTERVAL => Err(format!("--interval: {s:?} is below the minimum, 1ms")),
+        Ok(d) if d <= MAX_INTERVAL => Ok(d),
+        _ => Err(format!(
+            "--interval: {s:?} is too long (at most {}h)",
+            MAX_INTERVAL.as_secs() / 3600
+        )),
+    }
 }
 
 fn stats_line(st: &ContainerState) -> Result<String> {
@@ -123,5 +136,34 @@ mod tests {
         assert_eq!(parse_interval("2"), Ok(Duration::from_secs(2)));
         assert!(parse_interval("x").is_err());
         assert!(parse_interval("0s").is_err());
+    }
+
+    /// Out-of-range values are one-line errors naming the flag and the
+    /// value, never a panic (Duration::from_secs_f64 panics past u64
+    /// seconds, `Instant + interval` past the clock's range).
+    #[test]
+    fn intervals_out_of_range() {
+        for s in [
+            "99999999999999999999s",
+            "99999999999999999999",
+            "18446744073709551616",
+            "9223372037s",
+            "5124095576030431h",
+            "1e-10ms",
+            "0.0000001ms",
+            "0.0001",
+        ] {
+            let e = parse_interval(s).expect_err(s);
+            assert!(
+                e.starts_with("--interval: ") && e.contains(&format!("{s:?}")) && !e.contains('\n'),
+                "{e}"
+            );
+        }
+        assert_eq!(parse_interval("1ms"), Ok(Duration::from_millis(1)));
+        assert_eq!(
+            parse_interval("2562047h"),
+            Ok(Duration::from_secs(2_562_047 * 3600))
+        );
+        assert!(parse_interval("2562048h").is_err());
     }
 }

@@ -31,6 +31,31 @@ pub fn run(args: &Args) -> Result<i32> {
     }
     let spec = Spec::default();
     let data = serde_json::to_string_pretty(&spec).map_err(|e| Error::Spec(e.to_string()))?;
-    std::fs::write(&path, data + "\n").map_err(|e| Error::io(&path, e))?;
+    // Name the flag and its value (Debug: bytes that are not UTF-8 stay
+    // visible), not only the file it led to.
+    std::fs::write(&path, data + "\n").map_err(|e| {
+        Error::Spec(format!(
+            "--bundle {:?}: cannot write config.json there: {e}",
+            args.bundle
+        ))
+    })?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unwritable_bundle_names_the_flag_and_value() {
+        for b in ["/proc/nonexistent/dir", "/proc/self/status"] {
+            let args = Args {
+                bundle: PathBuf::from(b),
+                rootless: false,
+            };
+            let e = run(&args).expect_err(b).to_string();
+            assert!(e.starts_with(&format!("--bundle {b:?}: ")), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
 }
