@@ -119,6 +119,7 @@ pub fn create(root: &Root, id: &str, mut opts: CreateOptions) -> Result<Containe
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned());
     let cgroup_set = CgroupSet::resolve(&hierarchies, cgroups_path.as_deref(), id)?;
+    refuse_busy_cgroup(&cgroup_set)?;
 
     // The exclusive mkdir is the duplicate-id check; the lock (held until
     // we return, or dropped by the kernel if we are killed) keeps start,
@@ -160,6 +161,26 @@ pub fn create(root: &Root, id: &str, mut opts: CreateOptions) -> Result<Containe
             Err(e)
         }
     }
+}
+
+/// A cgroup that already holds processes belongs to someone else (another
+/// container given the same cgroupsPath): refused before anything is made,
+/// as runc does, since this container's delete (or a failed create's
+/// cleanup) would kill every process in it.
+fn refuse_busy_cgroup(set: &CgroupSet) -> Result<()> {
+    for d in &set.dirs {
+        let Ok(procs) = fs::read_to_string(d.path.join("cgroup.procs")) else {
+            continue; // not there yet: ours to make
+        };
+        let n = procs.lines().filter(|l| !l.trim().is_empty()).count();
+        if n > 0 {
+            return Err(Error::Spec(format!(
+                "linux.cgroupsPath: {} is not empty: {n} process(es) already in it (another container's cgroup?)",
+                d.path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `create`'s cleanup after a failure: everything it made, but the state

@@ -206,7 +206,21 @@ pub fn launch(spec: Spec, p: &Params) -> Result<i32> {
         .ok_or_else(|| Error::Spec("process: missing".into()))?;
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
     let (process, executor) = crate::seccomp_late::prepare(&process, seccomp.as_ref());
-    let spec = Rc::new(crate::seccomp_late::strip(&spec, process));
+    let mut spec = crate::seccomp_late::strip(&spec, process);
+    // startContainer hooks: run by our executor too, which can say on the
+    // container's stderr why one failed (libcontainer's init cannot, after
+    // `start`).
+    let start_hooks = match spec.hooks().clone() {
+        Some(mut hooks) => {
+            let list = hooks.start_container().clone();
+            hooks.set_start_container(None);
+            spec.set_hooks(Some(hooks));
+            list
+        }
+        None => None,
+    };
+    let executor = executor.for_init(start_hooks, hooks_view.state.clone());
+    let spec = Rc::new(spec);
     let args = ContainerArgs {
         container_type: ContainerType::InitContainer,
         syscall: SyscallType::Linux,

@@ -120,7 +120,18 @@ fn dispatch(cli: &Cli) -> rcrun::error::Result<i32> {
             "--systemd-cgroup: the systemd cgroup driver is not supported; rcrun manages cgroupfs directly (use cgroupfs in docker/containerd)".into(),
         ));
     }
-    let root = Root::new(cli.root.as_deref());
+    // Absolute now: create leaves a deleted cwd for "/" (libcontainer needs
+    // a cwd), and a relative root must not follow it there.
+    let root_path = match &cli.root {
+        Some(p) => Some(std::path::absolute(p).map_err(|e| {
+            rcrun::error::Error::Spec(format!(
+                "--root: {}: cannot be resolved against the current directory: {e}",
+                p.display()
+            ))
+        })?),
+        None => None,
+    };
+    let root = Root::new(root_path.as_deref());
     match &cli.command {
         Command::Create(a) => commands::create::run(&root, a),
         Command::Start(a) => commands::start::run(&root, a),

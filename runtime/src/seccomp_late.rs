@@ -17,9 +17,10 @@
 //! runs.
 
 use caps::{CapSet, Capability};
+use libcontainer::container::State;
 use libcontainer::workload::default::DefaultExecutor;
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
-use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
+use oci_spec::runtime::{Hook, LinuxSeccomp, Process, Spec};
 
 /// The executor of the container's processes: loads `seccomp` (if any),
 /// drops the CAP_SYS_ADMIN [`prepare`] lent, then libcontainer's default
@@ -28,6 +29,11 @@ use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
 pub struct LateSeccomp {
     seccomp: Option<LinuxSeccomp>,
     lent: Lent,
+    /// The init's startContainer hooks, with the state they get on stdin.
+    start_hooks: Option<(Vec<Hook>, State)>,
+    /// Say a failure on stderr too: after `start` nobody else will (the
+    /// init's own channel to rcrun is closed by then).
+    report: bool,
 }
 
 /// The sets CAP_SYS_ADMIN was added to for loading the filter.
@@ -40,11 +46,22 @@ struct Lent {
 const SYS_ADMIN: oci_spec::runtime::Capability = oci_spec::runtime::Capability::SysAdmin;
 
 impl LateSeccomp {
+    /// For the container's init: runs `hooks` (startContainer, in the
+    /// container, after `start`) first, and says any failure on the
+    /// container's stderr, as runc's init does.
+    pub fn for_init(mut self, hooks: Option<Vec<Hook>>, state: State) -> LateSeccomp {
+        self.start_hooks = hooks.filter(|h| !h.is_empty()).map(|h| (h, state));
+        self.report = true;
+        self
+    }
+
     /// An executor that loads nothing (no filter in the spec).
     pub fn none() -> LateSeccomp {
         LateSeccomp {
             seccomp: None,
             lent: Lent::default(),
+            start_hooks: None,
+            report: false,
         }
     }
 }
@@ -80,6 +97,8 @@ pub fn prepare(process: &Process, seccomp: Option<&LinuxSeccomp>) -> (Process, L
         LateSeccomp {
             seccomp: Some(seccomp.clone()),
             lent,
+            start_hooks: None,
+            report: false,
         },
     )
 }
@@ -101,6 +120,37 @@ fn fail(what: &str, e: impl std::fmt::Display) -> ExecutorError {
 
 impl Executor for LateSeccomp {
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        let res = self.run_last_steps(spec);
+        if let (Err(e), true) = (&res, self.report) {
+            let mut msg = crate::error::describe_chain(e);
+            // The error quotes the arguments, which may be huge (E2BIG).
+            if let Some((cut, _)) = msg.char_indices().nth(400) {
+                msg.truncate(cut);
+                msg.push_str("...");
+            }
+            eprintln!(
+                "{}",
+                crate::error::one_line(&format!("rcrun: container init: {msg}"))
+            );
+        }
+        res
+    }
+
+    fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
+        DefaultExecutor {}.validate(spec)
+    }
+}
+
+impl LateSeccomp {
+    fn run_last_steps(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        if let Some((hooks, state)) = &self.start_hooks {
+            let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+            for (i, h) in hooks.iter().enumerate() {
+                let one = vec![h.clone()];
+                libcontainer::hooks::run_hooks(Some(&one), Some(state), None, None, Some(&env))
+                    .map_err(|e| fail_hook(i, h, crate::error::describe_chain(&e)))?;
+            }
+        }
         if let Some(seccomp) = &self.seccomp {
             libcontainer::seccomp::initialize_seccomp(seccomp)
                 .map_err(|e| fail("loading the container's filter", e))?;
@@ -124,10 +174,13 @@ impl Executor for LateSeccomp {
         }
         DefaultExecutor {}.exec(spec)
     }
+}
 
-    fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
-        DefaultExecutor {}.validate(spec)
-    }
+fn fail_hook(i: usize, h: &Hook, e: String) -> ExecutorError {
+    ExecutorError::Other(format!(
+        "startContainer hook {i} ({}): {e}",
+        h.path().display()
+    ))
 }
 
 #[cfg(test)]
