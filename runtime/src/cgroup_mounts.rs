@@ -13,8 +13,13 @@
 //! - on each of those: the container's own cgroup directory of that
 //!   hierarchy (what a cgroup namespace would show as its root).
 //!
+//! On a pure v2 host the read-only cgroup mount becomes one bind mount of
+//! the container's own cgroup directory (what runc mounts): libcontainer's
+//! fresh cgroup2 mount showed, without a cgroup namespace, the host's whole
+//! hierarchy from its root.
+//!
 //! A cgroup mount without "ro" (docker --privileged) is left to
-//! libcontainer, as is cgroup v2, whose options libcontainer honours.
+//! libcontainer.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -28,17 +33,22 @@ use crate::error::{Error, Result};
 /// others (elsewhere) are not shown to the container, as libcontainer did.
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
-pub struct V1View {
+pub struct CgroupView {
     skeleton: PathBuf,
     /// (name under the mount, the container's directory on the host)
     hierarchies: Vec<(OsString, PathBuf)>,
 }
 
-impl V1View {
-    /// The view of the hierarchies of `cg`; None on a pure v2 host.
-    pub fn of(cg: &CgroupSet) -> Option<V1View> {
+impl CgroupView {
+    /// The view of the hierarchies of `cg`.
+    pub fn of(cg: &CgroupSet) -> Option<CgroupView> {
         if cg.layout == Layout::V2 {
-            return None;
+            // No skeleton: the container's unified directory is the mount.
+            let dir = cg.unified_dir()?;
+            return Some(CgroupView {
+                skeleton: dir.path.clone(),
+                hierarchies: Vec::new(),
+            });
         }
         let hierarchies = cg
             .dirs
@@ -46,7 +56,7 @@ impl V1View {
             .filter(|d| !d.is_unified() && d.mount.parent() == Some(Path::new(CGROUP_ROOT)))
             .filter_map(|d| Some((d.mount.file_name()?.to_os_string(), d.path.clone())))
             .collect();
-        Some(V1View {
+        Some(CgroupView {
             skeleton: PathBuf::from(CGROUP_ROOT),
             hierarchies,
         })

@@ -218,7 +218,7 @@ fn create_in_dir(
         &bundle.dir,
         &bundle.rootfs,
         libcontainer_cgroups(hierarchies, &st.cgroups)?.0,
-        crate::cgroup_mounts::V1View::of(&st.cgroups).as_ref(),
+        crate::cgroup_mounts::CgroupView::of(&st.cgroups).as_ref(),
     )?;
     let data =
         serde_json::to_vec(&lc_spec).map_err(|e| Error::Spec(format!("serialize spec: {e}")))?;

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Hook, LinuxDeviceCgroupBuilder, LinuxResourcesBuilder, Mount, Spec};
 
-use crate::cgroup_mounts::V1View;
+use crate::cgroup_mounts::CgroupView;
 use crate::error::{Error, Result};
 
 /// `spec` as libcontainer must see it. `bundle` is the (absolute) bundle
@@ -33,7 +33,7 @@ pub fn for_libcontainer(
     bundle: &Path,
     rootfs: &Path,
     cgroups_path: PathBuf,
-    cgroup_view: Option<&V1View>,
+    cgroup_view: Option<&CgroupView>,
 ) -> Result<Spec> {
     let mut out = spec.clone();
     if let Some(mut root) = out.root().clone() {
@@ -116,7 +116,7 @@ fn is_bind(m: &Mount) -> bool {
 fn mounts_for(
     mounts: Vec<Mount>,
     bundle: &Path,
-    cgroup_view: Option<&V1View>,
+    cgroup_view: Option<&CgroupView>,
 ) -> Result<Vec<Mount>> {
     let mut out = Vec::with_capacity(mounts.len());
     for (i, mut m) in mounts.into_iter().enumerate() {
