@@ -14,7 +14,7 @@
 # 7. conformance/vm/ci-subset.sh v2, v1   the CI subset of the suite on pure
 #                                   cgroup v2 / v1 VMs (lifecycle, memory, cpu,
 #                                   pids, update, OOM, the boundary attacks of
-#                                   tests/attack-{cgroup,exec,exe}.bats; the whole suite is far
+#                                   tests/attack-{cgroup,exec}.bats; the whole suite is far
 #                                   too slow under TCG: RCRUN_CI_VM_FULL=1 runs
 #                                   it, = conformance/vm/run.sh <layout>)
 #                                   (only when conformance/vm/run.sh exists;
