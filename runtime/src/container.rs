@@ -119,6 +119,11 @@ pub fn create(root: &Root, id: &str, mut opts: CreateOptions) -> Result<Containe
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned());
     let cgroup_set = CgroupSet::resolve(&hierarchies, cgroups_path.as_deref(), id)?;
+    if exists(root, id) {
+        // Said as such before the cgroup check, which would see this id's
+        // own processes.
+        return Err(Error::Exists(id.to_string()));
+    }
     refuse_busy_cgroup(&cgroup_set)?;
 
     // The exclusive mkdir is the duplicate-id check; the lock (held until
