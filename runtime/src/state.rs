@@ -221,8 +221,16 @@ impl Root {
             }
             Err(e) => return Err(Error::io(&path, e)),
         };
-        serde_json::from_slice(&data)
-            .map_err(|e| Error::State(format!("{}: corrupt state: {e}", path.display())))
+        serde_json::from_slice(&data).map_err(|e| {
+            if written_by_runc(&data) {
+                Error::State(format!(
+                    "container \"{id}\": {} is runc's state, not rcrun's (the root is shared with runc: use runc for this container)",
+                    path.display()
+                ))
+            } else {
+                Error::State(format!("{}: corrupt state: {e}", path.display()))
+            }
+        })
     }
 
     pub fn save(&self, state: &ContainerState) -> Result<()> {
@@ -264,6 +272,19 @@ impl Root {
             Err(e) => Err(Error::io(&dir, e)),
         }
     }
+}
+
+/// runc keeps its state in the same `<root>/<id>/state.json` layout, and
+/// docker 20.10 gives every runtime the same root (`runtime-runc/moby`): a
+/// runc state file has runc's own keys (`init_process_pid`, `config`).
+fn written_by_runc(data: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(data)
+        .ok()
+        .and_then(|v| {
+            v.as_object()
+                .map(|o| o.contains_key("init_process_pid") && o.contains_key("config"))
+        })
+        .unwrap_or(false)
 }
 
 /// runc accepts `^[\w+-\.]+$`; anything else could escape the state root.
