@@ -9,7 +9,7 @@ use crate::commands;
 #[derive(Parser, Debug)]
 #[command(
     name = "rcrun",
-    version = crate::version::SHORT,
+    version = rcrun::version::SHORT,
     about = "rcrun: an OCI container runtime with cgroup limits and OOM kills done right",
     propagate_version = true
 )]
@@ -120,7 +120,7 @@ pub fn parse() -> Result<Cli, clap::Error> {
     use clap::{CommandFactory, FromArgMatches};
     let mut cmd = Cli::command();
     if std::env::args_os().any(|a| a == "--version" || a == "-V") {
-        cmd = cmd.long_version(crate::version::LONG.as_str());
+        cmd = cmd.long_version(rcrun::version::LONG.as_str());
     }
     let matches = cmd.try_get_matches()?;
     Cli::from_arg_matches(&matches)

@@ -30,7 +30,6 @@ pub struct Overrides {
     /// `--cap`: added to the bounding, effective and permitted sets.
     pub caps: Vec<String>,
     pub apparmor: Option<String>,
-    pub process_label: Option<String>,
 }
 
 /// The container's spec as rcrun saved it at create (`<state>/config.json`).
@@ -89,9 +88,6 @@ pub fn from_container(spec: &Spec, o: Overrides) -> Result<Process> {
     }
     if let Some(profile) = o.apparmor {
         p.set_apparmor_profile(Some(profile));
-    }
-    if let Some(label) = o.process_label {
-        p.set_selinux_label(Some(label));
     }
     spec_validate::check_process(&p, "exec").map_err(|m| Error::Spec(one_line(&m)))?;
     Ok(p)

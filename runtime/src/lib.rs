@@ -5,16 +5,21 @@
 
 pub mod cgroup_mounts;
 pub mod cgroups;
-pub mod cli;
-pub mod commands;
+pub mod clone3;
 pub mod container;
 pub mod crashpoint;
 pub mod error;
 pub mod exec_process;
+pub mod fallback;
+pub mod fd_hygiene;
+pub mod hooks;
 pub mod launch;
+pub mod launch_checks;
+pub mod lc_builder;
+pub mod lc_init;
 pub mod lc_spec;
 pub mod lock;
-pub mod logging;
+pub mod log_control;
 pub mod oom;
 pub mod oom_account;
 pub mod oom_report;

@@ -1,6 +1,8 @@
-//! Per-container lock: serialises `create`, `start`, `kill` and `delete` of
-//! one id, so that e.g. a `delete --force` racing a `create` waits for it
-//! instead of removing a half-made container under its feet.
+//! Per-container lock: serialises the operations that change a container
+//! (`create`, `start`, `kill`, `delete`, `pause`, `resume`, `update`,
+//! `exec`: see container::Container::open), so that e.g. a `delete --force`
+//! racing a `create` waits for it instead of removing a half-made container
+//! under its feet. Queries (`state`, `ps`, `events`) take no lock.
 //!
 //! The lock is a POSIX record lock (`fcntl(F_SETLK)`) on `<root>/<id>/lock`.
 //! Not `flock(2)` nor OFD locks: those belong to the open file description,

@@ -7,9 +7,8 @@
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Mutex;
 
 use tracing::field::{Field, Visit};
@@ -111,19 +110,9 @@ impl RuncLayer {
     }
 }
 
-static DEPENDENCIES_MUTED: AtomicBool = AtomicBool::new(false);
-
-/// From now on libcontainer's and libcgroups' log lines are dropped unless
-/// --debug. For the container's init before exec: every error it meets
-/// reaches rcrun through libcontainer's channel and is printed there once,
-/// as one line, instead of as three lines of libcontainer's error chain.
-pub fn mute_dependencies() {
-    DEPENDENCIES_MUTED.store(true, Ordering::Relaxed);
-}
-
 fn muted(level: &Level, layer: &RuncLayer, target: &str) -> bool {
     let dependency = target.starts_with("libcontainer") || target.starts_with("libcgroups");
-    if dependency && layer.max_level < Level::DEBUG && DEPENDENCIES_MUTED.load(Ordering::Relaxed) {
+    if dependency && layer.max_level < Level::DEBUG && rcrun::log_control::dependencies_muted() {
         return true;
     }
     *level > layer.level_for(target)
@@ -160,17 +149,6 @@ impl<S: Subscriber> Layer<S> for RuncLayer {
 /// when the log goes to a file.
 pub struct LogTarget {
     pub to_stderr: bool,
-    pub format: Format,
-}
-
-/// The log file's fd, if the log goes to a file: a process cloned from us
-/// that closes what it does not need (the container's init before exec)
-/// must keep it, or a later open could take its number and receive log lines.
-static LOG_FD: AtomicI32 = AtomicI32::new(-1);
-
-pub fn log_fd() -> Option<RawFd> {
-    let fd = LOG_FD.load(Ordering::Relaxed);
-    (fd >= 0).then_some(fd)
 }
 
 pub fn init(log: Option<&Path>, format: Format, debug: bool) -> std::io::Result<LogTarget> {
@@ -178,7 +156,7 @@ pub fn init(log: Option<&Path>, format: Format, debug: bool) -> std::io::Result<
         Some(path) if path != Path::new("/dev/stderr") => {
             // O_CLOEXEC (std's default) keeps the log fd out of the container.
             let f = OpenOptions::new().create(true).append(true).open(path)?;
-            LOG_FD.store(f.as_raw_fd(), Ordering::Relaxed);
+            rcrun::log_control::set_log_fd(f.as_raw_fd());
             Sink::File(Mutex::new(f))
         }
         _ => Sink::Stderr,
@@ -192,5 +170,5 @@ pub fn init(log: Option<&Path>, format: Format, debug: bool) -> std::io::Result<
     };
     // try_init: a second init (tests) is harmless.
     let _ = tracing_subscriber::registry().with(layer).try_init();
-    Ok(LogTarget { to_stderr, format })
+    Ok(LogTarget { to_stderr })
 }

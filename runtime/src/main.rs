@@ -2,9 +2,12 @@
 //! errors the way runc does (log line + bare message on stderr when the log
 //! goes to a file) and exit 1 on failure.
 
-use rcrun::cli::{Cli, Command};
-use rcrun::commands;
-use rcrun::logging::{self, Format};
+mod cli;
+mod commands;
+mod logging;
+
+use cli::{Cli, Command};
+use logging::Format;
 use rcrun::state::Root;
 
 fn main() {
@@ -19,7 +22,7 @@ fn main() {
             std::process::exit(1);
         }
     }
-    let cli = match rcrun::cli::parse() {
+    let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -31,7 +34,7 @@ fn main() {
             ) {
                 e.exit();
             }
-            eprintln!("{}", rcrun::cli::usage_error_line(&e));
+            eprintln!("{}", cli::usage_error_line(&e));
             std::process::exit(e.exit_code());
         }
     };

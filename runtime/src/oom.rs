@@ -153,3 +153,25 @@ pub fn read_oom_kill(dir: &Path, v2: bool) -> Result<u64> {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0))
 }
+
+/// An init that died while being set up because the container's memory
+/// limit is below what the setup needs: the OOM killer's kill is counted in
+/// the container's cgroup. Said as such, naming the field, instead of the
+/// broken channel the launcher sees.
+pub fn init_oom_killed_at_start(spec: &oci_spec::runtime::Spec, cg: &CgroupSet) -> Option<Error> {
+    let kills = cg.oom_counters().ok()?.oom_kill;
+    if kills == 0 {
+        return None;
+    }
+    let limit = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.limit())
+        .map(|l| l.to_string())
+        .unwrap_or_else(|| "(inherited)".into());
+    Some(Error::Spec(format!(
+        "linux.resources.memory.limit: {limit} is too low: the container's init was OOM-killed while it was being set up, before the program ran"
+    )))
+}

@@ -27,6 +27,14 @@
 
 #[path = "cli_fuzz/cases.rs"]
 mod cases;
+// The binary's command line (clap's model of every flag), compiled here:
+// the library exports no CLI code.
+#[allow(dead_code)]
+#[path = "../src/cli.rs"]
+mod cli;
+#[allow(dead_code)]
+#[path = "../src/commands/mod.rs"]
+mod commands;
 mod common;
 #[path = "cli_fuzz/pools.rs"]
 mod pools;

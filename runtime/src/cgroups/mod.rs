@@ -8,6 +8,7 @@
 //! available on the unified hierarchy (hugetlb here) is driven through v2.
 
 mod controller;
+pub mod devices;
 mod error;
 mod freeze;
 mod fs;
@@ -21,6 +22,7 @@ mod stats;
 mod v1;
 mod v2;
 mod validate;
+pub mod warm_up;
 
 #[cfg(test)]
 mod kernel_tests;

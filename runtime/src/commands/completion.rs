@@ -10,7 +10,7 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 use crate::cli::Cli;
-use crate::error::{Error, Result};
+use rcrun::error::{Error, Result};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

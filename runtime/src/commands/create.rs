@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use crate::container::{self, CreateOptions};
-use crate::error::Result;
-use crate::state::Root;
+use rcrun::container::{Container, CreateOptions};
+use rcrun::error::Result;
+use rcrun::state::Root;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -48,6 +48,6 @@ impl Args {
 }
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
-    container::create(root, &args.container_id, args.options(true))?;
+    Container::create(root, &args.container_id, args.options(true))?;
     Ok(0)
 }

@@ -1,8 +1,8 @@
 //! `rcrun delete`: remove a container's processes, cgroups and state.
 
-use crate::container;
-use crate::error::Result;
-use crate::state::Root;
+use rcrun::container::Container;
+use rcrun::error::Result;
+use rcrun::state::Root;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -14,6 +14,6 @@ pub struct Args {
 }
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
-    container::delete(root, &args.container_id, args.force)?;
+    Container::delete(root, &args.container_id, args.force)?;
     Ok(0)
 }

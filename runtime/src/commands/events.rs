@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use serde_json::json;
 
-use crate::error::{Error, Result};
-use crate::oom::OomWatcher;
-use crate::oom_account;
-use crate::state::{ContainerState, Root, Status};
+use rcrun::container::Container;
+use rcrun::error::{Error, Result};
+use rcrun::oom::OomWatcher;
+use rcrun::oom_account;
+use rcrun::state::{ContainerState, Root, Status};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -79,12 +80,11 @@ fn emit_ooms(st: &ContainerState, kills: u64) {
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
     let interval = parse_interval(&args.interval).map_err(Error::Spec)?;
-    let st = root.load(&args.container_id)?;
-    if st.status() == Status::Stopped {
-        return Err(Error::State("container not running".into()));
-    }
+    let c = Container::peek(root, &args.container_id)?;
+    c.require_live()?;
+    let st = c.state();
     if args.stats {
-        println!("{}", stats_line(&st)?);
+        println!("{}", stats_line(st)?);
         return Ok(0);
     }
     let mut watcher = OomWatcher::new(&st.cgroups).ok();
@@ -107,18 +107,18 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         };
         if ready {
             if let Some(w) = watcher.as_mut() {
-                emit_ooms(&st, w.take_new_kills());
+                emit_ooms(st, w.take_new_kills());
             }
         }
         if Instant::now() >= next_stats {
-            if let Ok(line) = stats_line(&st) {
+            if let Ok(line) = stats_line(st) {
                 println!("{line}");
             }
             next_stats += interval;
         }
         if st.status() == Status::Stopped {
             if let Some(w) = watcher.as_mut() {
-                emit_ooms(&st, w.recount());
+                emit_ooms(st, w.recount());
             }
             return Ok(0);
         }

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
 
-use crate::container;
-use crate::error::{Error, Result};
-use crate::exec_process;
-use crate::process;
-use crate::state::{Root, Status};
+use rcrun::container::{Container, ExecOptions, ExecTarget};
+use rcrun::error::{Error, Result};
+use rcrun::exec_process;
+use rcrun::process;
+use rcrun::state::Root;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -43,7 +43,7 @@ pub struct Args {
     /// File to write the process's pid to
     #[arg(long)]
     pub pid_file: Option<PathBuf>,
-    /// SELinux label of the process
+    /// SELinux label of the process (not supported: refused)
     #[arg(long)]
     pub process_label: Option<String>,
     /// AppArmor profile of the process
@@ -75,7 +75,7 @@ fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
     let bad = || Error::Spec(format!("--user: {s:?} is not uid[:gid]"));
     let id = |v: &str| -> Result<u32> {
         let n: u32 = v.parse().map_err(|_| bad())?;
-        crate::spec_validate::check_id("--user", n).map_err(Error::Spec)?;
+        rcrun::spec_validate::check_id("--user", n).map_err(Error::Spec)?;
         Ok(n)
     };
     match s.split_once(':') {
@@ -123,7 +123,7 @@ fn check_cwd(pid: i32, cwd: &Path, field: &str) -> Result<()> {
 
 /// The process to run: `--process` as it is, or the container's own with
 /// the command line's changes (exec_process).
-fn process_of(root: &Root, args: &Args) -> Result<oci_spec::runtime::Process> {
+fn process_of(target: &ExecTarget, args: &Args) -> Result<oci_spec::runtime::Process> {
     if let Some(file) = &args.process {
         let data = std::fs::read(file)
             .map_err(|e| Error::Spec(format!("--process: {}: {e}", file.display())))?;
@@ -134,10 +134,10 @@ fn process_of(root: &Root, args: &Args) -> Result<oci_spec::runtime::Process> {
             "exec: no command given (args or --process)".into(),
         ));
     }
-    let spec = exec_process::container_spec(&root.container_dir(&args.container_id))?;
+    let spec = target.spec()?;
     let user = args.user.as_deref().map(parse_user).transpose()?;
     exec_process::from_container(
-        &spec,
+        spec,
         exec_process::Overrides {
             args: args.command.clone(),
             cwd: args.cwd.clone(),
@@ -148,40 +148,37 @@ fn process_of(root: &Root, args: &Args) -> Result<oci_spec::runtime::Process> {
             no_new_privs: args.no_new_privs,
             caps: args.cap.clone(),
             apparmor: args.apparmor.clone(),
-            process_label: args.process_label.clone(),
         },
     )
 }
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
-    let id = &args.container_id;
-    let st = root.load(id)?;
-    match st.status() {
-        Status::Stopped => return Err(Error::State("cannot exec in a stopped container".into())),
-        Status::Paused if !args.ignore_paused => {
-            return Err(Error::State("cannot exec in a paused container".into()))
-        }
-        _ => {}
+    let c = Container::open(root, &args.container_id)?;
+    let target = c.exec_target(args.ignore_paused)?;
+    if let Some(label) = &args.process_label {
+        // libcontainer applies no SELinux label: refused rather than
+        // dropped.
+        return Err(Error::Unsupported(format!(
+            "--process-label {label:?}: SELinux labels are not supported by rcrun"
+        )));
     }
     for kv in &args.env {
         if kv.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
             return Err(Error::Spec(format!("--env: {kv:?} is not VAR=value")));
         }
     }
-    let process = process_of(root, args)?;
+    let process = process_of(&target, args)?;
     let field = if args.cwd.is_some() {
         "--cwd"
     } else {
         "process.cwd"
     };
-    check_cwd(st.pid, process.cwd(), field)?;
+    check_cwd(target.init_pid(), process.cwd(), field)?;
     if !args.detach {
         process::become_subreaper()?;
     }
-    let pid = container::exec(
-        root,
-        &st,
-        container::ExecOptions {
+    let pid = target
+        .run(ExecOptions {
             process,
             console_socket: args.console_socket.clone(),
             detach: args.detach,
@@ -189,9 +186,11 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
             preserve_fds: args.preserve_fds,
             sub_cgroup: args.cgroup.clone(),
             stdio: Default::default(),
-        },
-    )
-    .inspect_err(|_| process::reap_children_for(std::time::Duration::from_millis(500)))?;
+        })
+        .inspect_err(|_| process::reap_children_for(std::time::Duration::from_millis(500)))?;
+    // The lock is released before waiting: kill and delete of this id
+    // must not wait for the process's end.
+    drop(c);
     if args.detach {
         return Ok(0);
     }

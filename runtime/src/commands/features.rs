@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::error::{Error, Result};
+use rcrun::error::{Error, Result};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {}
@@ -100,9 +100,9 @@ pub fn document() -> serde_json::Value {
             "intelRdt": {"enabled": false}
         },
         "annotations": {
-            "io.github.rcrun.version": crate::version::SHORT,
-            "io.github.rcrun.commit": crate::version::COMMIT,
-            "io.github.rcrun.libcontainer.version": crate::version::LIBCONTAINER,
+            "io.github.rcrun.version": rcrun::version::SHORT,
+            "io.github.rcrun.commit": rcrun::version::COMMIT,
+            "io.github.rcrun.libcontainer.version": rcrun::version::LIBCONTAINER,
             "io.github.rcrun.oom-report": "true",
             "org.opencontainers.runc.checkpoint.enabled": "false"
         }

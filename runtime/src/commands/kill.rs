@@ -1,9 +1,9 @@
 //! `rcrun kill <id> [signal]`: SIGTERM by default, as runc.
 
-use crate::container;
-use crate::error::{Error, Result};
-use crate::signal;
-use crate::state::Root;
+use rcrun::container::Container;
+use rcrun::error::{Error, Result};
+use rcrun::signal;
+use rcrun::state::Root;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -19,6 +19,7 @@ pub struct Args {
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
     let sig = signal::parse(&args.signal).map_err(Error::Spec)?;
-    container::signal(root, &args.container_id, sig, args.all)?;
+    // Waits for a create in progress: its init pid is not known before.
+    Container::open(root, &args.container_id)?.kill(sig, args.all)?;
     Ok(0)
 }

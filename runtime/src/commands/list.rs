@@ -1,7 +1,7 @@
 //! `rcrun list`: table or JSON, like runc.
 
-use crate::error::{Error, Result};
-use crate::state::Root;
+use rcrun::error::{Error, Result};
+use rcrun::state::Root;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

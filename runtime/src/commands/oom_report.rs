@@ -1,9 +1,9 @@
 //! `rcrun oom-report <id>`: the container's OOM kills explained: who was
 //! killed, which cgroup's limit was hit, memory at the time, counters.
 
-use crate::error::{Error, Result};
-use crate::oom_account;
-use crate::state::Root;
+use rcrun::error::{Error, Result};
+use rcrun::oom_account;
+use rcrun::state::Root;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

@@ -1,7 +1,8 @@
 //! `rcrun pause`: freeze every process of the container.
 
-use crate::error::{Error, Result};
-use crate::state::{Root, Status};
+use rcrun::container::Container;
+use rcrun::error::Result;
+use rcrun::state::Root;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -10,10 +11,6 @@ pub struct Args {
 }
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
-    let st = root.load(&args.container_id)?;
-    match st.status() {
-        Status::Running | Status::Created => st.cgroups.freeze()?,
-        _ => return Err(Error::State("container not running".into())),
-    }
+    Container::open(root, &args.container_id)?.pause()?;
     Ok(0)
 }

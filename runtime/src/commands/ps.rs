@@ -2,8 +2,9 @@
 
 use std::process::Command;
 
-use crate::error::{Error, Result};
-use crate::state::Root;
+use rcrun::container::Container;
+use rcrun::error::{Error, Result};
+use rcrun::state::Root;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -18,8 +19,7 @@ pub struct Args {
 }
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
-    let st = root.load(&args.container_id)?;
-    let pids = st.cgroups.pids()?;
+    let pids = Container::peek(root, &args.container_id)?.pids()?;
     match args.format.as_str() {
         "json" => {
             let out = serde_json::to_string(&pids).map_err(|e| Error::State(e.to_string()))?;

@@ -1,7 +1,8 @@
 //! `rcrun resume`: thaw a paused container.
 
-use crate::error::{Error, Result};
-use crate::state::{Root, Status};
+use rcrun::container::Container;
+use rcrun::error::Result;
+use rcrun::state::Root;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -10,10 +11,6 @@ pub struct Args {
 }
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
-    let st = root.load(&args.container_id)?;
-    if st.status() != Status::Paused {
-        return Err(Error::State("container not paused".into()));
-    }
-    st.cgroups.thaw()?;
+    Container::open(root, &args.container_id)?.resume()?;
     Ok(0)
 }

@@ -3,12 +3,12 @@
 
 use std::path::PathBuf;
 
-use crate::container::{self, CreateOptions};
-use crate::error::Result;
-use crate::oom::OomWatcher;
-use crate::oom_account;
-use crate::process;
-use crate::state::Root;
+use rcrun::container::{Container, CreateOptions};
+use rcrun::error::Result;
+use rcrun::oom::OomWatcher;
+use rcrun::oom_account;
+use rcrun::process;
+use rcrun::state::Root;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -62,18 +62,23 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         // A detached run exits right after; a foreground one waits.
         caller_exits: args.detach,
     };
-    let st = container::create(root, id, opts)?;
+    let mut c = Container::create(root, id, opts)?;
     // Watch before start: a process that OOMs in its first milliseconds
     // must still be seen.
     let mut oom = if args.detach {
         None
     } else {
-        OomWatcher::new(&st.cgroups).ok()
+        OomWatcher::new(&c.state().cgroups).ok()
     };
-    if let Err(e) = container::start(root, id) {
-        let _ = container::delete(root, id, true);
+    if let Err(e) = c.start() {
+        drop(c);
+        let _ = Container::delete(root, id, true);
         return Err(e);
     }
+    // The lock is released before waiting: kill and delete of this id
+    // must not wait for the container's end.
+    let st = c.state().clone();
+    drop(c);
     if args.detach {
         return Ok(0);
     }
@@ -87,7 +92,7 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         }
     }
     if !args.keep {
-        if let Err(e) = container::delete(root, id, true) {
+        if let Err(e) = Container::delete(root, id, true) {
             tracing::warn!("deleting {id} after it exited: {e}");
         }
     }

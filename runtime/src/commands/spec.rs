@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::Spec;
 
-use crate::error::{Error, Result};
+use rcrun::error::{Error, Result};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

@@ -1,8 +1,8 @@
 //! `rcrun start`: let a created container's process run.
 
-use crate::container;
-use crate::error::Result;
-use crate::state::Root;
+use rcrun::container::Container;
+use rcrun::error::Result;
+use rcrun::state::Root;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -11,6 +11,6 @@ pub struct Args {
 }
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
-    container::start(root, &args.container_id)?;
+    Container::open(root, &args.container_id)?.start()?;
     Ok(0)
 }

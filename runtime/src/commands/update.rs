@@ -9,9 +9,10 @@ use oci_spec::runtime::{
     LinuxResourcesBuilder,
 };
 
-use crate::error::{Error, Result};
-use crate::state::{Root, Status};
-use crate::units;
+use rcrun::container::Container;
+use rcrun::error::{Error, Result};
+use rcrun::state::Root;
+use rcrun::units;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -161,13 +162,6 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         Some(path) => read_resources(path)?,
         None => from_flags(args)?,
     };
-    let st = root.load(&args.container_id)?;
-    if st.status() == Status::Stopped {
-        return Err(Error::State(format!(
-            "container {:?} is stopped: only a created, running or paused container can be updated",
-            args.container_id
-        )));
-    }
-    st.cgroups.update(&resources)?;
+    Container::open(root, &args.container_id)?.update(&resources)?;
     Ok(0)
 }

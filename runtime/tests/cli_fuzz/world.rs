@@ -8,7 +8,7 @@ use clap::CommandFactory;
 
 use super::common::sandbox::{os, Sandbox};
 use super::common::Rng;
-use rcrun::cli::Cli;
+use crate::cli::Cli;
 use rcrun::state::{Root, Status};
 
 pub struct Flag {

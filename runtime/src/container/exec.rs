@@ -1,0 +1,157 @@
+//! `exec`: a new process in a running container, through libcontainer's
+//! tenant path (lc_builder), with the container's seccomp filter loaded
+//! last by our executor (seccomp_late).
+
+use std::fs;
+use std::path::PathBuf;
+
+use oci_spec::runtime::Process;
+
+use super::create::{absolute, leave_deleted_cwd};
+use super::{Container, Stdio};
+use crate::cgroups::Hierarchies;
+use crate::error::{Error, Result};
+use crate::launch::Handoff;
+use crate::state::{self, ContainerState, Root, Status};
+use crate::{lc_builder, lc_init};
+
+/// libcontainer's state file, which its exec path loads (lc_init).
+fn ensure_libcontainer_state(root: &Root, st: &ContainerState) -> Result<()> {
+    lc_init::ensure_state(
+        &st.id,
+        st.pid,
+        st.status() != Status::Created,
+        &root.container_dir(&st.id),
+        &root.libcontainer_root(&st.id).join(&st.id),
+    )
+}
+
+/// An exec that failed because the container's pids cgroup is full: its
+/// processes are forked inside the cgroup, where the kernel refuses one
+/// more (runc forks outside and moves the process in, which pids.max does
+/// not check). Said as such, naming the field.
+fn exec_pids_full(st: &ContainerState) -> Option<Error> {
+    let (max, _) = st.cgroups.pids_at_limit()?;
+    Some(Error::State(format!(
+        "exec: linux.resources.pids.limit: {max} leaves no room for another process in the container (the kernel refused the fork)"
+    )))
+}
+
+/// Options of `exec`.
+#[derive(Debug, Default)]
+pub struct ExecOptions {
+    /// The whole process (exec_process builds it from the container's).
+    pub process: Process,
+    pub console_socket: Option<PathBuf>,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: i32,
+    pub sub_cgroup: Option<String>,
+    pub stdio: Stdio,
+}
+
+/// A container whose status allows an exec (checked once, by
+/// [`Container::exec_target`]).
+pub struct ExecTarget<'a> {
+    c: &'a Container,
+}
+
+impl Container {
+    /// Checks that a process can be started in the container: not stopped,
+    /// and not paused unless `ignore_paused` (a process joining a frozen
+    /// cgroup never reports ready).
+    pub fn exec_target(&self, ignore_paused: bool) -> Result<ExecTarget<'_>> {
+        match self.status() {
+            Status::Stopped => Err(Error::State("cannot exec in a stopped container".into())),
+            Status::Paused if !ignore_paused => {
+                Err(Error::State("cannot exec in a paused container".into()))
+            }
+            _ => Ok(ExecTarget { c: self }),
+        }
+    }
+}
+
+impl ExecTarget<'_> {
+    /// The init's pid (its root is the container's).
+    pub fn init_pid(&self) -> i32 {
+        self.c.state().pid
+    }
+
+    /// The container's spec (config.json, parsed once).
+    pub fn spec(&self) -> Result<&oci_spec::runtime::Spec> {
+        self.c.spec()
+    }
+
+    /// Starts `opts.process` inside the container; returns its pid.
+    pub fn run(self, mut opts: ExecOptions) -> Result<i32> {
+        let (root, st) = (&self.c.root, self.c.state());
+        opts.console_socket = absolute("--console-socket", opts.console_socket)?;
+        opts.pid_file = absolute("--pid-file", opts.pid_file)?;
+        leave_deleted_cwd();
+        check_apparmor(&opts.process)?;
+        let hierarchies = Hierarchies::detect()?;
+        let lc_root = root.libcontainer_root(&st.id);
+        let spec = self.c.spec()?;
+        let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+        if seccomp
+            .as_ref()
+            .is_some_and(libcontainer::seccomp::is_notify)
+        {
+            return Err(Error::Unsupported(
+                "exec: linux.seccomp hands syscalls to a listener (SCMP_ACT_NOTIFY): exec into such a container is not supported".into(),
+            ));
+        }
+        // The container's filter, loaded last by our executor (libcontainer's
+        // exec path drops linux.seccomp).
+        let (process, executor) = crate::seccomp_late::prepare(&opts.process, seccomp.as_ref());
+        ensure_libcontainer_state(root, st)?;
+        // libcontainer's exec builder takes the process as a file only: one
+        // in the container's state directory (root's, 0700), removed at once.
+        let file = root.container_dir(&st.id).join(format!(
+            "exec-{}-{}.json",
+            std::process::id(),
+            state::now_rfc3339().replace([':', '.'], "")
+        ));
+        let data =
+            serde_json::to_vec(&process).map_err(|e| Error::Spec(format!("exec: process: {e}")))?;
+        state::write_atomic(&file, &data)?;
+        // libcontainer logs each failure as a chain of lines and returns it
+        // too: printed once, as the error below.
+        crate::log_control::mute_dependencies();
+        let res = lc_builder::exec(
+            lc_builder::Common {
+                id: &st.id,
+                lc_root: &lc_root,
+                cgroups: &st.cgroups,
+                hierarchies: &hierarchies,
+                handoff: Handoff {
+                    console_socket: opts.console_socket.as_deref(),
+                    pid_file: opts.pid_file.as_deref(),
+                    preserve_fds: opts.preserve_fds,
+                    detach: opts.detach,
+                },
+                stdio: opts.stdio,
+            },
+            &file,
+            executor,
+            opts.sub_cgroup.clone(),
+        );
+        let _ = fs::remove_file(&file);
+        res.map_err(|e| exec_pids_full(st).unwrap_or(e))
+    }
+}
+
+/// An AppArmor profile (`exec --apparmor`, or the process's
+/// apparmorProfile) is applied by libcontainer's init; on a host without
+/// AppArmor it is refused up front, naming the field.
+fn check_apparmor(process: &Process) -> Result<()> {
+    let Some(profile) = process.apparmor_profile() else {
+        return Ok(());
+    };
+    if libcontainer::apparmor::is_enabled().unwrap_or(false) {
+        return Ok(());
+    }
+    Err(Error::Spec(format!(
+        "exec: process.apparmorProfile (--apparmor) {profile:?}: AppArmor is not enabled on this host"
+    )))
+}

@@ -1,0 +1,269 @@
+//! One `Container` for every operation, of the CLI commands and the shim:
+//! it loads the state (taking the per-container lock, see lock.rs, for the
+//! operations that change something), checks the status once, and returns
+//! typed results; nothing here prints.
+//!
+//! - create.rs: `create` (validation, cgroups, state, init process);
+//! - exec.rs: `exec` (libcontainer's tenant path);
+//! - destroy.rs: `kill --all` and `delete`;
+//! - here: start, kill, pause, resume, update, state, ps.
+//!
+//! libcontainer sets up the processes (lc_init.rs, lc_builder.rs); cgroups
+//! and state are ours.
+
+mod create;
+mod destroy;
+mod exec;
+
+use std::cell::OnceCell;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxResources, Spec};
+use serde::Serialize;
+
+use crate::crashpoint;
+use crate::error::{Error, Result};
+use crate::lock::ContainerLock;
+use crate::oom_account;
+use crate::state::{ContainerState, OciState, Root, Status};
+use crate::{hooks, lc_init};
+
+/// Explicit stdio for the container process (the shim passes fifos).
+pub use crate::lc_builder::Stdio;
+pub use create::CreateOptions;
+pub use destroy::{destroy, signal_all};
+pub use exec::{ExecOptions, ExecTarget};
+
+/// A container, loaded (and for changes, locked) for one operation.
+pub struct Container {
+    root: Root,
+    state: ContainerState,
+    /// The container's spec (config.json), parsed when first needed.
+    spec: OnceCell<Spec>,
+    /// Held until dropped: other changes of this id wait meanwhile.
+    _lock: Option<ContainerLock>,
+}
+
+/// `state`: the OCI state, plus an `oom` object once the container's
+/// cgroup has seen an OOM kill or is frozen under OOM (disableOOMKiller).
+#[derive(Serialize)]
+pub struct StateReport<'a> {
+    #[serde(flatten)]
+    pub oci: OciState<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom: Option<OomSummary>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OomSummary {
+    pub oom_kills: u64,
+    pub init_oom_killed: bool,
+    pub oom_cgroup: Option<String>,
+    pub limit_hit_by_ancestor: bool,
+    pub under_oom: bool,
+}
+
+impl Container {
+    /// Creates the container (see create.rs); it stays locked until the
+    /// returned value is dropped.
+    pub fn create(root: &Root, id: &str, opts: CreateOptions) -> Result<Container> {
+        create::create(root, id, opts)
+    }
+
+    /// Takes the container's lock (waiting, bounded, for the operation
+    /// holding it: e.g. a create still running its hooks) and loads it.
+    pub fn open(root: &Root, id: &str) -> Result<Container> {
+        let lock = root.lock(id)?;
+        let state = root.load(id)?;
+        Ok(Container::with_lock(root, state, lock))
+    }
+
+    /// Loads the container without its lock: for queries (state, ps,
+    /// events) that must neither wait for a create's hooks nor hold other
+    /// operations up while they run.
+    pub fn peek(root: &Root, id: &str) -> Result<Container> {
+        let state = root.load(id)?;
+        Ok(Container::with_lock(root, state, None))
+    }
+
+    fn with_lock(root: &Root, state: ContainerState, lock: Option<ContainerLock>) -> Container {
+        Container {
+            root: root.clone(),
+            state,
+            spec: OnceCell::new(),
+            _lock: lock,
+        }
+    }
+
+    /// `delete`: runc's rules. Stopped: destroy. Created: kill and destroy.
+    /// Running or paused: only with `force`. Takes the id: it also removes
+    /// what a killed `create` leaves (a directory without state).
+    pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
+        destroy::delete(root, id, force)
+    }
+
+    pub fn id(&self) -> &str {
+        &self.state.id
+    }
+
+    /// The state as loaded.
+    pub fn state(&self) -> &ContainerState {
+        &self.state
+    }
+
+    /// The status now (the init may have exited since the load).
+    pub fn status(&self) -> Status {
+        self.state.status()
+    }
+
+    /// The container's spec, as create wrote it (config.json), parsed once.
+    pub fn spec(&self) -> Result<&Spec> {
+        if let Some(s) = self.spec.get() {
+            return Ok(s);
+        }
+        let spec = crate::exec_process::container_spec(&self.root.container_dir(self.id()))?;
+        Ok(self.spec.get_or_init(|| spec))
+    }
+
+    /// `start`: lets the init process exec the user's program.
+    pub fn start(&mut self) -> Result<()> {
+        let st = &mut self.state;
+        match st.status() {
+            Status::Created => {}
+            // Not started yet, yet stopped: the init died while waiting
+            // (killed, OOM-killed at its limit, or its setup failed after
+            // create).
+            Status::Stopped if !st.started && st.pid > 0 => {
+                return Err(Error::State(format!(
+                    "cannot start a container that has stopped: its init process (pid {}) exited before start",
+                    st.pid
+                )))
+            }
+            Status::Stopped => {
+                return Err(Error::State(
+                    "cannot start a container that has stopped".into(),
+                ))
+            }
+            Status::Running => {
+                return Err(Error::State(
+                    "cannot start an already running container".into(),
+                ))
+            }
+            s => {
+                return Err(Error::State(format!(
+                    "cannot start a container in the {s} state"
+                )))
+            }
+        }
+        st.started = true;
+        self.root.save(st)?;
+        crashpoint::point("start:before-exec");
+        let id = &st.id;
+        lc_init::release(&self.root.libcontainer_root(id).join(id))?;
+        hooks::run_poststart(&self.root.container_dir(id), st);
+        Ok(())
+    }
+
+    /// `kill`: signals init, or with `all` every process in the cgroup.
+    pub fn kill(&self, sig: Signal, all: bool) -> Result<()> {
+        let st = &self.state;
+        if all {
+            return signal_all(&st.cgroups, sig);
+        }
+        if st.status() == Status::Stopped {
+            return Err(Error::State("container not running".into()));
+        }
+        kill(Pid::from_raw(st.pid), sig)
+            .map_err(|e| Error::Container(format!("kill pid {}: {e}", st.pid)))
+    }
+
+    /// `pause`: freezes every process of the container.
+    pub fn pause(&self) -> Result<()> {
+        match self.status() {
+            Status::Running | Status::Created => Ok(self.state.cgroups.freeze()?),
+            _ => Err(Error::State("container not running".into())),
+        }
+    }
+
+    /// `resume`: thaws a paused container.
+    pub fn resume(&self) -> Result<()> {
+        if self.status() != Status::Paused {
+            return Err(Error::State("container not paused".into()));
+        }
+        Ok(self.state.cgroups.thaw()?)
+    }
+
+    /// `update`: new resource limits for a created, running or paused
+    /// container.
+    pub fn update(&self, resources: &LinuxResources) -> Result<()> {
+        if self.status() == Status::Stopped {
+            return Err(Error::State(format!(
+                "container {:?} is stopped: only a created, running or paused container can be updated",
+                self.id()
+            )));
+        }
+        Ok(self.state.cgroups.update(resources)?)
+    }
+
+    /// `events`: fails when the container has stopped.
+    pub fn require_live(&self) -> Result<()> {
+        if self.status() == Status::Stopped {
+            return Err(Error::State("container not running".into()));
+        }
+        Ok(())
+    }
+
+    /// `ps`: the pids of every process in the container's cgroup.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        Ok(self.state.cgroups.pids()?)
+    }
+
+    /// `state`: the OCI state and, when there is one, the OOM account.
+    pub fn report(&self) -> StateReport<'_> {
+        let st = &self.state;
+        let account = oom_account::account(st);
+        // With disableOOMKiller the container freezes at its limit instead
+        // of being killed: say so, it is otherwise indistinguishable from a
+        // hang.
+        let under_oom = account
+            .counters
+            .as_ref()
+            .and_then(|c| c.under_oom)
+            .unwrap_or(false);
+        let oom = (account.oom_kills > 0 || under_oom).then(|| OomSummary {
+            oom_kills: account.oom_kills,
+            init_oom_killed: account.init_oom_killed,
+            oom_cgroup: account.oom_cgroup.clone(),
+            limit_hit_by_ancestor: account.limit_hit_by_ancestor,
+            under_oom,
+        });
+        StateReport {
+            oci: st.oci(st.status()),
+            oom,
+        }
+    }
+}
+
+/// The library calls the shim makes (kept until it uses [`Container`]).
+pub fn create(root: &Root, id: &str, opts: CreateOptions) -> Result<ContainerState> {
+    Ok(Container::create(root, id, opts)?.state)
+}
+
+pub fn load(root: &Root, id: &str) -> Result<ContainerState> {
+    root.load(id)
+}
+
+pub fn start(root: &Root, id: &str) -> Result<()> {
+    Container::open(root, id)?.start()
+}
+
+pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
+    Container::delete(root, id, force)
+}
+
+/// An exec for the shim, which checked the container's status itself.
+pub fn exec(root: &Root, st: &ContainerState, opts: ExecOptions) -> Result<i32> {
+    Container::open(root, &st.id)?.exec_target(true)?.run(opts)
+}
