@@ -263,10 +263,20 @@ impl Task for Service {
             .state()
             .container(&req.id)
             .and_then(|c| crate::stats::collect(&c.cgroups));
-        log_err("stats", r).map(|any| StatsResponse {
-            stats: MessageField::some(any),
+        let metrics = log_err("stats", r)?;
+        Ok(StatsResponse {
+            stats: MessageField::some(metrics),
             ..Default::default()
         })
+    }
+
+    async fn shutdown(&self, _ctx: &TtrpcContext, req: ShutdownRequest) -> ttrpc::Result<Empty> {
+        let busy = !self.state().containers.is_empty();
+        if busy && !req.now {
+            return Ok(Empty::new());
+        }
+        self.shutdown.notify_one();
+        Ok(Empty::new())
     }
 
     async fn connect(
@@ -287,14 +297,5 @@ impl Task for Service {
             version: env!("CARGO_PKG_VERSION").to_string(),
             ..Default::default()
         })
-    }
-
-    async fn shutdown(&self, _ctx: &TtrpcContext, req: ShutdownRequest) -> ttrpc::Result<Empty> {
-        let busy = !self.state().containers.is_empty();
-        if busy && !req.now {
-            return Ok(Empty::new());
-        }
-        self.shutdown.notify_one();
-        Ok(Empty::new())
     }
 }

@@ -353,6 +353,18 @@ async fn task_api_end_to_end() {
     );
     c.start(ctx(), &start("e1")).await.unwrap();
     assert_eq!(wait(&c, "c1", "e1").await.unwrap().exit_status, 7);
+    // The exec's process goes to the library as a value: no file in the
+    // bundle.
+    let leftovers: Vec<_> = std::fs::read_dir(&b)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("exec"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "exec files in the bundle: {leftovers:?}"
+    );
     assert_eq!(code(kill(&c, "c1", "e1", 15).await), Code::NOT_FOUND);
     let dreq = |exec: &str| DeleteRequest {
         id: "c1".into(),
