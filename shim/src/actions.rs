@@ -222,7 +222,7 @@ pub fn delete(flags: &Flags) -> Result<()> {
         .map(|o| o.root)
         .unwrap_or_else(|| default_root(&flags.namespace));
     let root = rcrun::state::Root::new(Some(&root));
-    if let Err(e) = rcrun::container::delete(&root, &flags.id, true) {
+    if let Err(e) = rcrun::container::Container::delete(&root, &flags.id, true) {
         eprintln!("delete {}: {e}", flags.id);
     }
     crate::mount::unmount_rootfs(&bundle.join("rootfs"));

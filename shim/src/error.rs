@@ -2,6 +2,7 @@
 //! containerd turns back into its errdefs (NotFound, AlreadyExists, ...).
 
 use containerd_shim_protos::ttrpc::{self, Code};
+use rcrun::cgroups::CgroupError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -37,27 +38,58 @@ impl Error {
         }
     }
 
+    /// The ttrpc code, by variant alone (never by message text): the
+    /// caller's invalid value is INVALID_ARGUMENT, what rcrun does not
+    /// support is UNIMPLEMENTED, and only the rest is INTERNAL.
     pub fn code(&self) -> Code {
-        use rcrun::error::Error as R;
         match self {
             Error::NotFound(_) => Code::NOT_FOUND,
             Error::AlreadyExists(_) => Code::ALREADY_EXISTS,
             Error::InvalidArgument(_) => Code::INVALID_ARGUMENT,
             Error::FailedPrecondition(_) => Code::FAILED_PRECONDITION,
             Error::Unimplemented(_) => Code::UNIMPLEMENTED,
-            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                Code::NOT_FOUND
-            }
+            // An OS error of the shim's own (a fifo, a mount, the bundle) is
+            // no "container not found", which containerd would act on.
             Error::Io { .. } | Error::Other(_) => Code::INTERNAL,
-            Error::Runtime(e) => match e {
-                R::NotExist(_) => Code::NOT_FOUND,
-                R::Exists(_) => Code::ALREADY_EXISTS,
-                R::InvalidId(..) | R::Spec(_) => Code::INVALID_ARGUMENT,
-                R::State(_) => Code::FAILED_PRECONDITION,
-                R::Unsupported(_) => Code::UNIMPLEMENTED,
-                R::Cgroup(_) | R::Io { .. } | R::Container(_) => Code::INTERNAL,
-            },
+            Error::Runtime(e) => runtime_code(e),
         }
+    }
+}
+
+/// The library's errors. No wildcard arm: a new variant must be placed.
+fn runtime_code(e: &rcrun::error::Error) -> Code {
+    use rcrun::error::Error as R;
+    match e {
+        R::NotExist(_) => Code::NOT_FOUND,
+        R::Exists(_) => Code::ALREADY_EXISTS,
+        R::InvalidId(..) | R::Spec(_) => Code::INVALID_ARGUMENT,
+        R::State(_) => Code::FAILED_PRECONDITION,
+        R::Unsupported(_) => Code::UNIMPLEMENTED,
+        R::Cgroup(c) => cgroup_code(c),
+        R::Io { .. } | R::Container(_) => Code::INTERNAL,
+    }
+}
+
+/// Cgroup errors name the spec field at fault when the value is: those are
+/// the caller's, the host's limits are not.
+fn cgroup_code(e: &CgroupError) -> Code {
+    match e {
+        CgroupError::InvalidValue { .. } | CgroupError::InvalidPath { .. } => {
+            Code::INVALID_ARGUMENT
+        }
+        CgroupError::Unsupported { .. } => Code::UNIMPLEMENTED,
+        // The kernel refused the spec's value as out of range or malformed.
+        CgroupError::WriteRejected { source, .. }
+            if matches!(source.raw_os_error(), Some(libc::EINVAL | libc::ERANGE)) =>
+        {
+            Code::INVALID_ARGUMENT
+        }
+        CgroupError::WriteRejected { .. }
+        | CgroupError::Io { .. }
+        | CgroupError::Parse { .. }
+        | CgroupError::NotMounted(_)
+        | CgroupError::Timeout { .. }
+        | CgroupError::Busy { .. } => Code::INTERNAL,
     }
 }
 
@@ -70,8 +102,8 @@ impl From<nix::Error> for Error {
     }
 }
 
-impl From<rcrun::cgroups::CgroupError> for Error {
-    fn from(e: rcrun::cgroups::CgroupError) -> Error {
+impl From<CgroupError> for Error {
+    fn from(e: CgroupError) -> Error {
         Error::Runtime(e.into())
     }
 }
@@ -79,5 +111,107 @@ impl From<rcrun::cgroups::CgroupError> for Error {
 impl From<Error> for ttrpc::Error {
     fn from(e: Error) -> ttrpc::Error {
         ttrpc::Error::RpcStatus(ttrpc::get_status(e.code(), e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use rcrun::error::Error as R;
+
+    use super::*;
+
+    fn os(errno: i32) -> io::Error {
+        io::Error::from_raw_os_error(errno)
+    }
+
+    fn code_of(e: impl Into<Error>) -> Code {
+        e.into().code()
+    }
+
+    #[test]
+    fn shim_errors_map_by_variant() {
+        let s = || "x".to_string();
+        assert_eq!(Error::NotFound(s()).code(), Code::NOT_FOUND);
+        assert_eq!(Error::AlreadyExists(s()).code(), Code::ALREADY_EXISTS);
+        assert_eq!(Error::InvalidArgument(s()).code(), Code::INVALID_ARGUMENT);
+        assert_eq!(
+            Error::FailedPrecondition(s()).code(),
+            Code::FAILED_PRECONDITION
+        );
+        assert_eq!(Error::Unimplemented(s()).code(), Code::UNIMPLEMENTED);
+        assert_eq!(Error::Other(s()).code(), Code::INTERNAL);
+        // ENOENT of the shim's own is no missing container.
+        let enoent = Error::io("open /run/fifo", os(libc::ENOENT));
+        assert_eq!(enoent.code(), Code::INTERNAL);
+        assert_eq!(code_of(nix::errno::Errno::EPERM), Code::INTERNAL);
+    }
+
+    #[test]
+    fn runtime_errors_map_by_variant() {
+        let s = || "x".to_string();
+        assert_eq!(code_of(R::NotExist(s())), Code::NOT_FOUND);
+        assert_eq!(code_of(R::Exists(s())), Code::ALREADY_EXISTS);
+        assert_eq!(
+            code_of(R::InvalidId(s(), "too long")),
+            Code::INVALID_ARGUMENT
+        );
+        assert_eq!(code_of(R::Spec(s())), Code::INVALID_ARGUMENT);
+        assert_eq!(code_of(R::State(s())), Code::FAILED_PRECONDITION);
+        assert_eq!(code_of(R::Unsupported(s())), Code::UNIMPLEMENTED);
+        assert_eq!(code_of(R::io("/run/x", os(libc::ENOENT))), Code::INTERNAL);
+        assert_eq!(code_of(R::Container(s())), Code::INTERNAL);
+    }
+
+    #[test]
+    fn cgroup_errors_map_by_variant() {
+        let s = || "x".to_string();
+        let invalid = CgroupError::InvalidValue {
+            field: "linux.resources.cpu.shares".into(),
+            value: "1".into(),
+            reason: "must be 2..262144".into(),
+        };
+        assert_eq!(code_of(invalid), Code::INVALID_ARGUMENT);
+        let path = CgroupError::InvalidPath {
+            path: "../x".into(),
+            reason: s(),
+        };
+        assert_eq!(code_of(path), Code::INVALID_ARGUMENT);
+        let unsupported = CgroupError::Unsupported {
+            field: "linux.resources.memory.swappiness".into(),
+            reason: s(),
+        };
+        assert_eq!(code_of(unsupported), Code::UNIMPLEMENTED);
+        let rejected = |errno| CgroupError::WriteRejected {
+            field: "linux.resources.cpuset.cpus".into(),
+            value: "99".into(),
+            path: "/sys/fs/cgroup/cpuset/x/cpuset.cpus".into(),
+            source: os(errno),
+            hint: "",
+        };
+        assert_eq!(code_of(rejected(libc::EINVAL)), Code::INVALID_ARGUMENT);
+        assert_eq!(code_of(rejected(libc::ERANGE)), Code::INVALID_ARGUMENT);
+        assert_eq!(code_of(rejected(libc::EIO)), Code::INTERNAL);
+        assert_eq!(code_of(CgroupError::NotMounted(s())), Code::INTERNAL);
+        let busy = CgroupError::Busy {
+            path: "/sys/fs/cgroup/pids/x".into(),
+            source: os(libc::EBUSY),
+            millis: 100,
+        };
+        assert_eq!(code_of(busy), Code::INTERNAL);
+    }
+
+    #[test]
+    fn ttrpc_status_carries_code_and_message() {
+        let e: ttrpc::Error =
+            Error::Runtime(R::Spec("process.cwd: \"x\" is not absolute".into())).into();
+        match e {
+            ttrpc::Error::RpcStatus(st) => {
+                assert_eq!(st.code(), Code::INVALID_ARGUMENT);
+                assert_eq!(st.message(), "process.cwd: \"x\" is not absolute");
+            }
+            other => panic!("expected a status, got {other:?}"),
+        }
     }
 }

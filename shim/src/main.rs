@@ -20,13 +20,19 @@
 //! container (or pod) — containerd runs one shim per container/pod.
 
 mod actions;
+mod container;
+mod create;
 mod error;
 mod events;
+mod exec;
 mod io;
 mod logger;
 mod mount;
+mod process;
+mod reaper;
 mod service;
 mod stats;
+mod task;
 mod trim;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

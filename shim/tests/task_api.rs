@@ -111,6 +111,15 @@ impl Fixture {
         b
     }
 
+    /// Rewrites the bundle's config.json through `f`.
+    fn edit_spec(&self, bundle: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+        let path = bundle.join("config.json");
+        let mut spec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        f(&mut spec);
+        std::fs::write(&path, spec.to_string()).unwrap();
+    }
+
     /// Starts the serving shim by hand (as `start` would, minus the fd).
     fn start_shim(&mut self, events: &Path) -> TaskClient {
         let mut child = Command::new(SHIM)
@@ -268,6 +277,39 @@ async fn task_api_end_to_end() {
         code(c.create(ctx(), &create_req("c1", &bad)).await),
         Code::OK
     );
+    // The caller's invalid values are INVALID_ARGUMENT, what is not
+    // supported UNIMPLEMENTED; neither is INTERNAL. Nothing is left behind.
+    let b = fx.bundle("bad1", &["true"], None);
+    fx.edit_spec(&b, |s| {
+        s["linux"]["resources"]["cpu"] = serde_json::json!({"shares": 1})
+    });
+    assert_eq!(
+        code(c.create(ctx(), &create_req("bad1", &b)).await),
+        Code::INVALID_ARGUMENT
+    );
+    assert!(!fx.memory_dir("bad1").exists());
+    fx.edit_spec(&b, |s| s["ociVersion"] = "0.1".into());
+    assert_eq!(
+        code(c.create(ctx(), &create_req("bad1", &b)).await),
+        Code::INVALID_ARGUMENT
+    );
+    let mut bad_options = create_req("bad1", &b);
+    bad_options.options = MessageField::some(Any {
+        type_url: "containerd.runc.v1.Options".into(),
+        value: vec![0xff; 4],
+        ..Default::default()
+    });
+    assert_eq!(
+        code(c.create(ctx(), &bad_options).await),
+        Code::INVALID_ARGUMENT
+    );
+    let mut checkpoint = create_req("bad1", &b);
+    checkpoint.checkpoint = "/nonexistent".into();
+    assert_eq!(
+        code(c.create(ctx(), &checkpoint).await),
+        Code::UNIMPLEMENTED
+    );
+    assert_eq!(code(state(&c, "bad1", "").await), Code::NOT_FOUND);
 
     let b = fx.bundle("c1", &["sleep", "600"], Some(64 << 20));
     let r = c.create(ctx(), &create_req("c1", &b)).await.unwrap();
@@ -311,6 +353,18 @@ async fn task_api_end_to_end() {
     );
     c.start(ctx(), &start("e1")).await.unwrap();
     assert_eq!(wait(&c, "c1", "e1").await.unwrap().exit_status, 7);
+    // The exec's process goes to the library as a value: no file in the
+    // bundle.
+    let leftovers: Vec<_> = std::fs::read_dir(&b)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("exec"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "exec files in the bundle: {leftovers:?}"
+    );
     assert_eq!(code(kill(&c, "c1", "e1", 15).await), Code::NOT_FOUND);
     let dreq = |exec: &str| DeleteRequest {
         id: "c1".into(),

@@ -245,25 +245,3 @@ impl Container {
         }
     }
 }
-
-/// The library calls the shim makes (kept until it uses [`Container`]).
-pub fn create(root: &Root, id: &str, opts: CreateOptions) -> Result<ContainerState> {
-    Ok(Container::create(root, id, opts)?.state)
-}
-
-pub fn load(root: &Root, id: &str) -> Result<ContainerState> {
-    root.load(id)
-}
-
-pub fn start(root: &Root, id: &str) -> Result<()> {
-    Container::open(root, id)?.start()
-}
-
-pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
-    Container::delete(root, id, force)
-}
-
-/// An exec for the shim, which checked the container's status itself.
-pub fn exec(root: &Root, st: &ContainerState, opts: ExecOptions) -> Result<i32> {
-    Container::open(root, &st.id)?.exec_target(true)?.run(opts)
-}
