@@ -2,8 +2,8 @@
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxResources};
 
-use super::{Resource, R};
-use crate::cgroups::controller::{Target, Targets};
+use super::{asked_if, by_version, Resource, R};
+use crate::cgroups::controller::Targets;
 use crate::cgroups::error::CgroupError;
 use crate::cgroups::stats::Stats;
 use crate::cgroups::{v1, v2};
@@ -29,11 +29,7 @@ impl Resource for Blkio {
                 .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
                 || b.weight_device().as_ref().is_some_and(|l| !l.is_empty())
         });
-        if set {
-            vec![(format!("{R}.blockIO"), "blkio")]
-        } else {
-            Vec::new()
-        }
+        asked_if(set, "blockIO", "blkio")
     }
 
     fn check(&self, r: &LinuxResources, _update: bool) -> Result<(), CgroupError> {
@@ -47,19 +43,11 @@ impl Resource for Blkio {
         let Some(b) = r.block_io() else {
             return Ok(());
         };
-        match t.get("blkio") {
-            Target::V1(d) => v1::blkio::apply(d, b),
-            Target::V2(d) => v2::io::apply(d, b),
-            Target::Missing => Ok(()),
-        }
+        by_version(t, "blkio", b, v1::blkio::apply, v2::io::apply)
     }
 
     fn stats(&self, t: &Targets, s: &mut Stats) -> Result<(), CgroupError> {
-        match t.get("blkio") {
-            Target::V1(d) => v1::blkio::stats(d, &mut s.blkio),
-            Target::V2(d) => v2::io::stats(d, &mut s.blkio),
-            Target::Missing => Ok(()),
-        }
+        by_version(t, "blkio", &mut s.blkio, v1::blkio::stats, v2::io::stats)
     }
 }
 

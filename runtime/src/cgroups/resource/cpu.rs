@@ -4,7 +4,7 @@
 
 use oci_spec::runtime::{LinuxCpu, LinuxResources};
 
-use super::{Placement, Resource, R};
+use super::{asked_if, by_version, Placement, Resource, R};
 use crate::cgroups::controller::{Target, Targets};
 use crate::cgroups::error::CgroupError;
 use crate::cgroups::stats::Stats;
@@ -27,11 +27,7 @@ impl Resource for Cpu {
                 || c.idle().is_some()
                 || c.burst().is_some()
         });
-        if set {
-            vec![(format!("{R}.cpu"), "cpu")]
-        } else {
-            Vec::new()
-        }
+        asked_if(set, "cpu", "cpu")
     }
 
     fn check(&self, r: &LinuxResources, _update: bool) -> Result<(), CgroupError> {
@@ -60,19 +56,11 @@ impl Resource for Cpu {
         let Some(c) = r.cpu() else {
             return Ok(());
         };
-        match t.get("cpu") {
-            Target::V1(d) => v1::cpu::apply(d, c),
-            Target::V2(d) => v2::cpu::apply(d, c),
-            Target::Missing => Ok(()),
-        }
+        by_version(t, "cpu", c, v1::cpu::apply, v2::cpu::apply)
     }
 
     fn stats(&self, t: &Targets, s: &mut Stats) -> Result<(), CgroupError> {
-        match t.get("cpu") {
-            Target::V1(d) => v1::cpu::stats(d, &mut s.cpu)?,
-            Target::V2(d) => v2::cpu::stats(d, &mut s.cpu)?,
-            Target::Missing => {}
-        }
+        by_version(t, "cpu", &mut s.cpu, v1::cpu::stats, v2::cpu::stats)?;
         // v1 keeps usage in its own controller; v2 cpu.stat has it.
         if let Target::V1(d) = t.get("cpuacct") {
             v1::cpuacct::stats(d, &mut s.cpu.usage)?;

@@ -2,7 +2,7 @@
 
 use oci_spec::runtime::{LinuxCpu, LinuxResources};
 
-use super::{Resource, R};
+use super::{asked_if, by_version, Resource, R};
 use crate::cgroups::controller::{Target, Targets};
 use crate::cgroups::error::CgroupError;
 use crate::cgroups::stats::Stats;
@@ -17,11 +17,7 @@ fn asked(c: &LinuxCpu) -> bool {
 
 impl Resource for Cpuset {
     fn asked(&self, r: &LinuxResources) -> Vec<(String, &'static str)> {
-        if r.cpu().as_ref().is_some_and(asked) {
-            vec![(format!("{R}.cpu.cpus"), "cpuset")]
-        } else {
-            Vec::new()
-        }
+        asked_if(r.cpu().as_ref().is_some_and(asked), "cpu.cpus", "cpuset")
     }
 
     fn check(&self, r: &LinuxResources, _update: bool) -> Result<(), CgroupError> {
@@ -46,11 +42,7 @@ impl Resource for Cpuset {
         let Some(c) = r.cpu().as_ref().filter(|c| asked(c)) else {
             return Ok(());
         };
-        match t.get("cpuset") {
-            Target::V1(d) => v1::cpuset::apply(d, c),
-            Target::V2(d) => v2::cpuset::apply(d, c),
-            Target::Missing => Ok(()),
-        }
+        by_version(t, "cpuset", c, v1::cpuset::apply, v2::cpuset::apply)
     }
 
     fn stats(&self, t: &Targets, s: &mut Stats) -> Result<(), CgroupError> {

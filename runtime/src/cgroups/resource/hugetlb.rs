@@ -4,8 +4,8 @@ use std::fs;
 
 use oci_spec::runtime::LinuxResources;
 
-use super::{Placement, Resource, R};
-use crate::cgroups::controller::{Target, Targets};
+use super::{asked_if, by_version, Placement, Resource, R};
+use crate::cgroups::controller::Targets;
 use crate::cgroups::error::CgroupError;
 use crate::cgroups::stats::Stats;
 use crate::cgroups::{v1, v2};
@@ -18,11 +18,8 @@ fn f(i: usize, name: &str) -> String {
 
 impl Resource for Hugetlb {
     fn asked(&self, r: &LinuxResources) -> Vec<(String, &'static str)> {
-        if r.hugepage_limits().as_ref().is_some_and(|l| !l.is_empty()) {
-            vec![(format!("{R}.hugepageLimits"), "hugetlb")]
-        } else {
-            Vec::new()
-        }
+        let set = r.hugepage_limits().as_ref().is_some_and(|l| !l.is_empty());
+        asked_if(set, "hugepageLimits", "hugetlb")
     }
 
     fn check(&self, r: &LinuxResources, _update: bool) -> Result<(), CgroupError> {
@@ -66,19 +63,23 @@ impl Resource for Hugetlb {
         let Some(l) = r.hugepage_limits() else {
             return Ok(());
         };
-        match t.get("hugetlb") {
-            Target::V1(d) => v1::hugetlb::apply(d, l),
-            Target::V2(d) => v2::hugetlb::apply(d, l),
-            Target::Missing => Ok(()),
-        }
+        by_version(
+            t,
+            "hugetlb",
+            l.as_slice(),
+            v1::hugetlb::apply,
+            v2::hugetlb::apply,
+        )
     }
 
     fn stats(&self, t: &Targets, s: &mut Stats) -> Result<(), CgroupError> {
-        match t.get("hugetlb") {
-            Target::V1(d) => v1::hugetlb::stats(d, &mut s.hugetlb),
-            Target::V2(d) => v2::hugetlb::stats(d, &mut s.hugetlb),
-            Target::Missing => Ok(()),
-        }
+        by_version(
+            t,
+            "hugetlb",
+            &mut s.hugetlb,
+            v1::hugetlb::stats,
+            v2::hugetlb::stats,
+        )
     }
 }
 

@@ -5,8 +5,8 @@ use std::sync::Once;
 
 use oci_spec::runtime::{LinuxMemory, LinuxResources};
 
-use super::{Placement, Resource, R};
-use crate::cgroups::controller::{Target, Targets};
+use super::{asked_if, by_version, Placement, Resource, R};
+use crate::cgroups::controller::Targets;
 use crate::cgroups::error::CgroupError;
 use crate::cgroups::stats::Stats;
 use crate::cgroups::{v1, v2};
@@ -29,11 +29,7 @@ impl Resource for Memory {
                 || m.disable_oom_killer() == Some(true)
                 || m.use_hierarchy() == Some(false)
         });
-        if set {
-            vec![(format!("{R}.memory"), "memory")]
-        } else {
-            Vec::new()
-        }
+        asked_if(set, "memory", "memory")
     }
 
     fn check(&self, r: &LinuxResources, update: bool) -> Result<(), CgroupError> {
@@ -83,19 +79,23 @@ impl Resource for Memory {
                 )
             });
         }
-        match t.get("memory") {
-            Target::V1(d) => v1::memory::apply(d, m, update),
-            Target::V2(d) => v2::memory::apply(d, m, update),
-            Target::Missing => Ok(()),
-        }
+        by_version(
+            t,
+            "memory",
+            (),
+            |d, ()| v1::memory::apply(d, m, update),
+            |d, ()| v2::memory::apply(d, m, update),
+        )
     }
 
     fn stats(&self, t: &Targets, s: &mut Stats) -> Result<(), CgroupError> {
-        match t.get("memory") {
-            Target::V1(d) => v1::memory::stats(d, &mut s.memory),
-            Target::V2(d) => v2::memory::stats(d, &mut s.memory),
-            Target::Missing => Ok(()),
-        }
+        by_version(
+            t,
+            "memory",
+            &mut s.memory,
+            v1::memory::stats,
+            v2::memory::stats,
+        )
     }
 }
 

@@ -205,6 +205,32 @@ pub(crate) fn stats(set: &CgroupSet) -> Result<Stats, CgroupError> {
     Ok(s)
 }
 
+/// Runs the v1 or the v2 writer (or reader) of `controller` on its
+/// directory, with `cx`; nothing when the container has no such controller
+/// (asking for it was refused by the checks).
+fn by_version<C>(
+    t: &Targets,
+    controller: &str,
+    cx: C,
+    v1: impl FnOnce(&Path, C) -> Result<(), CgroupError>,
+    v2: impl FnOnce(&Path, C) -> Result<(), CgroupError>,
+) -> Result<(), CgroupError> {
+    match t.get(controller) {
+        Target::V1(d) => v1(d, cx),
+        Target::V2(d) => v2(d, cx),
+        Target::Missing => Ok(()),
+    }
+}
+
+/// [`Resource::asked`] of a controller with one field.
+fn asked_if(set: bool, field: &str, controller: &'static str) -> Vec<(String, &'static str)> {
+    if set {
+        vec![(format!("{R}.{field}"), controller)]
+    } else {
+        Vec::new()
+    }
+}
+
 /// An interface or device name: safe to splice into a cgroup file line.
 fn valid_name(s: &str) -> bool {
     !s.is_empty() && s != "." && s != ".." && !s.contains(['/', ' ', '\n', '\t', '\0'])

@@ -2,7 +2,7 @@
 
 use oci_spec::runtime::LinuxResources;
 
-use super::{Resource, R};
+use super::{asked_if, by_version, Resource};
 use crate::cgroups::controller::{Target, Targets};
 use crate::cgroups::error::CgroupError;
 use crate::cgroups::stats::Stats;
@@ -12,10 +12,7 @@ pub(super) struct Pids;
 
 impl Resource for Pids {
     fn asked(&self, r: &LinuxResources) -> Vec<(String, &'static str)> {
-        match r.pids() {
-            Some(_) => vec![(format!("{R}.pids"), "pids")],
-            None => Vec::new(),
-        }
+        asked_if(r.pids().is_some(), "pids", "pids")
     }
 
     /// Any i64 is valid: <= 0 means unlimited.
@@ -27,11 +24,7 @@ impl Resource for Pids {
         let Some(p) = r.pids() else {
             return Ok(());
         };
-        match t.get("pids") {
-            Target::V1(d) => v1::pids::apply(d, p.limit()),
-            Target::V2(d) => v2::pids::apply(d, p.limit()),
-            Target::Missing => Ok(()),
-        }
+        by_version(t, "pids", p.limit(), v1::pids::apply, v2::pids::apply)
     }
 
     fn stats(&self, t: &Targets, s: &mut Stats) -> Result<(), CgroupError> {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use oci_spec::runtime::{LinuxRdma, LinuxResources};
 
-use super::{valid_name, Resource, R};
+use super::{asked_if, valid_name, Resource, R};
 use crate::cgroups::controller::{Target, Targets};
 use crate::cgroups::error::CgroupError;
 use crate::cgroups::fs;
@@ -14,11 +14,11 @@ pub(super) struct Rdma;
 
 impl Resource for Rdma {
     fn asked(&self, r: &LinuxResources) -> Vec<(String, &'static str)> {
-        if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
-            vec![(format!("{R}.rdma"), "rdma")]
-        } else {
-            Vec::new()
-        }
+        asked_if(
+            r.rdma().as_ref().is_some_and(|m| !m.is_empty()),
+            "rdma",
+            "rdma",
+        )
     }
 
     fn check(&self, r: &LinuxResources, _update: bool) -> Result<(), CgroupError> {
