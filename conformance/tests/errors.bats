@@ -280,6 +280,29 @@ create_fails() {
 	return $rc
 }
 
+@test "E24 working directory under /proc/self/fd" {
+	bad_bundle e24 '.process.cwd = "/proc/self/fd/7"'
+	create_fails 'process\.cwd: "/proc/self/fd/7" is under /proc/<pid>/fd: it names a file descriptor of the container'"'"'s init, not a directory of the container' 1
+}
+
+@test "E25 mount destination through a dangling symlink of the image" {
+	bad_bundle e25 '.mounts += [{"destination": "/lnk/data", "type": "tmpfs", "source": "tmpfs"}]'
+	ln -s /nowhere "$B/rootfs/lnk"
+	create_fails "mounts\[[0-9]+\]\.destination: \"/lnk/data\" passes through \"/lnk\", a symlink in the rootfs to \"/nowhere\", which does not exist \(create the target in the image or use the resolved path\)" 1
+}
+
+@test "E26 unknown filesystem type" {
+	bad_bundle e26 '.mounts += [{"destination": "/data", "type": "nosuchfs", "source": "none"}]'
+	create_fails 'mounts\[[0-9]+\]\.type: "nosuchfs" is not a filesystem type this kernel knows \(see /proc/filesystems\)' 1
+}
+
+@test "E27 number too large for its field (cpu quota 1e400)" {
+	bad_bundle e27 '.linux.resources.cpu = {"quota": 1234567}'
+	# jq would turn 1e400 into a finite number: edit the text.
+	sed -i 's/1234567/1e400/' "$B/config.json"
+	create_fails "$(re_quote "$B/config.json"): invalid config: linux\.resources\.cpu\.quota: 1e400 is out of range for its type \(number out of range at line [0-9]+ column [0-9]+\)" 1
+}
+
 @test "errors.md and errors.bats list the same cases" {
 	local doc=$REPO/docs/errors.md
 	[[ -f $doc ]] || { echo "$doc missing"; return 1; }

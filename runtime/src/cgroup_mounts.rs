@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{Mount, MountBuilder};
 
 use crate::cgroups::{CgroupSet, Layout};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SpecError};
 
 /// Where the v1 hierarchies are mounted on hosts that follow the convention;
 /// others (elsewhere) are not shown to the container, as libcontainer did.
@@ -88,7 +88,7 @@ impl CgroupView {
                 .source(source.to_path_buf())
                 .options(flags.clone())
                 .build()
-                .map_err(|e| Error::Spec(format!("mounts[{i}]: {e}")))
+                .map_err(|e| Error::from(SpecError::field(format!("mounts[{i}]"), e.to_string())))
         };
         let dest = m.destination();
         let mut out = vec![bind(&self.skeleton, dest.clone())?];

@@ -13,8 +13,14 @@ pub enum Error {
     Exists(String),
     #[error("invalid container id {0:?}: {1}")]
     InvalidId(String, &'static str),
+    /// The spec (or a flag standing for a spec field) is at fault. Being
+    /// replaced by [`Error::InvalidSpec`]; the same meaning for callers that
+    /// map errors (the shim: INVALID_ARGUMENT).
     #[error("{0}")]
     Spec(String),
+    /// A spec value refused, typed: the field, its value and why.
+    #[error(transparent)]
+    InvalidSpec(#[from] SpecError),
     #[error("{0}")]
     State(String),
     #[error(transparent)]
@@ -29,9 +35,112 @@ pub enum Error {
     Container(String),
     #[error("{0}")]
     Unsupported(String),
+    /// libcontainer failed while starting or driving the container. The
+    /// message flattens the error chain (libcontainer's outer errors often
+    /// say only "invalid input"); the error itself stays the source.
+    #[error("{what}: {}", describe_chain(source.as_ref()))]
+    Launch {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+}
+
+/// A value of the spec that rcrun refuses. Renders as one line naming the
+/// field and the value: `process.cwd: "/x" is not a directory`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {}", self.sentence())]
+pub struct SpecError {
+    /// The spec's own spelling: `mounts[2].destination`.
+    pub field: String,
+    /// As quoted in the message (strings in quotes, numbers bare); None when
+    /// the field is missing.
+    pub value: Option<String>,
+    /// Continues the sentence after the value: "is not a directory", or
+    /// ": <OS error>" (no space is put before a colon).
+    pub reason: String,
+}
+
+impl SpecError {
+    pub fn new(
+        field: impl Into<String>,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        SpecError {
+            field: one_line(&field.into()),
+            value: Some(one_line(&value.into())),
+            reason: one_line(&reason.into()),
+        }
+    }
+
+    /// A field that is missing or wrong as a whole: `root: missing`.
+    pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        SpecError {
+            field: one_line(&field.into()),
+            value: None,
+            reason: one_line(&reason.into()),
+        }
+    }
+
+    fn sentence(&self) -> String {
+        match &self.value {
+            None => self.reason.clone(),
+            Some(v) if self.reason.starts_with(':') => format!("{v}{}", self.reason),
+            Some(v) => format!("{v} {}", self.reason),
+        }
+    }
+
+    /// From a check that still returns "field: message" text
+    /// (spec_validate's): the field is the part before the first ": ".
+    pub fn from_message(msg: &str) -> Self {
+        match msg.split_once(": ") {
+            Some((field, rest)) => SpecError::field(field, rest),
+            None => SpecError::field("spec", msg),
+        }
+    }
+}
+
+/// What kind of failure an [`Error`] is, for callers that translate errors
+/// into codes of their own (the shim's gRPC status codes): the user's
+/// invalid value is [`Kind::InvalidInput`], never [`Kind::Internal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    NotFound,
+    AlreadyExists,
+    /// A value of the spec, a flag or an id is at fault.
+    InvalidInput,
+    /// Valid, but this host, kernel or rcrun cannot do it.
+    Unsupported,
+    /// The container is not in a state that allows the operation.
+    FailedPrecondition,
+    Internal,
 }
 
 impl Error {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Error::NotExist(_) => Kind::NotFound,
+            Error::Exists(_) => Kind::AlreadyExists,
+            Error::InvalidId(..) | Error::Spec(_) | Error::InvalidSpec(_) => Kind::InvalidInput,
+            Error::Unsupported(_) => Kind::Unsupported,
+            Error::State(_) => Kind::FailedPrecondition,
+            Error::Cgroup(e) => e.kind(),
+            Error::Io { .. } | Error::Container(_) | Error::Launch { .. } => Kind::Internal,
+        }
+    }
+
+    /// A libcontainer (or other library) failure during `what`.
+    pub fn launch(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Launch {
+            what: what.into(),
+            source: Box::new(source),
+        }
+    }
+
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
@@ -74,3 +183,42 @@ pub fn one_line(s: &str) -> String {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_error_is_one_line_naming_field_and_value() {
+        let e = Error::from(SpecError::new(
+            "process.cwd",
+            "\"/x\"",
+            "is not a directory",
+        ));
+        assert_eq!(e.to_string(), "process.cwd: \"/x\" is not a directory");
+        assert_eq!(e.kind(), Kind::InvalidInput);
+        let e = SpecError::new("root.path", "/b/r", ": No such file or directory");
+        assert_eq!(e.to_string(), "root.path: /b/r: No such file or directory");
+        assert_eq!(
+            SpecError::field("root", "missing").to_string(),
+            "root: missing"
+        );
+        let e = SpecError::new("mounts[0].destination", "\"/a\nb\"", "x");
+        assert!(!e.to_string().contains('\n'));
+        let e = SpecError::from_message("process.env[0]: \"=x\" has an empty name");
+        assert_eq!(e.field, "process.env[0]");
+        assert_eq!(e.to_string(), "process.env[0]: \"=x\" has an empty name");
+    }
+
+    #[test]
+    fn launch_error_keeps_its_source() {
+        let io = std::io::Error::from_raw_os_error(libc::ENODEV);
+        let e = Error::launch("container init", io);
+        assert!(
+            e.to_string().starts_with("container init: No such device"),
+            "{e}"
+        );
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(e.kind(), Kind::Internal);
+    }
+}

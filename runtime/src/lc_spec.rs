@@ -105,7 +105,7 @@ fn device_rules(spec: &Spec) -> Result<oci_spec::runtime::LinuxResources> {
         .map_err(|e| Error::Spec(format!("linux.resources.devices: {e}")))
 }
 
-fn is_bind(m: &Mount) -> bool {
+pub(crate) fn is_bind(m: &Mount) -> bool {
     m.typ().as_deref() == Some("bind")
         || m.options()
             .iter()

@@ -29,6 +29,7 @@ pub mod sealed_exe;
 pub mod seccomp_late;
 pub mod signal;
 pub mod spec;
+pub mod spec_checks;
 pub mod spec_validate;
 pub mod state;
 pub mod units;

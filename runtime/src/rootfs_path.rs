@@ -122,6 +122,25 @@ impl Root {
         Ok(())
     }
 
+    /// Where `path` points when its last component is a symlink (the
+    /// link's text, not followed); None for anything else or an error.
+    pub fn symlink_target(&self, path: &Path) -> Option<PathBuf> {
+        let how = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        let raw = openat2(self.fd.as_raw_fd(), relative(path).as_path(), how).ok()?;
+        // SAFETY: openat2 returned a new fd that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let st = fstat(fd.as_raw_fd()).ok()?;
+        if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFLNK.bits() {
+            return None;
+        }
+        // readlinkat with an empty path reads the O_PATH fd's own link.
+        nix::fcntl::readlinkat(Some(fd.as_raw_fd()), "")
+            .ok()
+            .map(PathBuf::from)
+    }
+
     /// The container path of an fd opened inside this root.
     fn container_path(&self, fd: &OwnedFd) -> Result<PathBuf, Errno> {
         let host_root = fd_path(&self.fd)?;

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 
-use crate::error::{one_line, Error, Result};
+use crate::error::{one_line, Error, Result, SpecError};
 use crate::rootfs_path::Root;
-use crate::spec_validate;
+use crate::{spec_checks, spec_validate};
 
 pub struct Bundle {
     pub dir: PathBuf,
@@ -31,12 +31,14 @@ pub fn load_bundle(bundle: &Path) -> Result<Bundle> {
         })
     })?;
     let spec = parse(&data).map_err(|msg| Error::Spec(format!("{}: {msg}", path.display())))?;
-    let rootfs = check(&spec, &dir).map_err(Error::Spec)?;
+    let rootfs = check(&spec, &dir)?;
+    let root = Root::open(&rootfs)
+        .map_err(|e| SpecError::new("root.path", rootfs.display().to_string(), format!(": {e}")))?;
+    spec_checks::check(&spec, &root)?;
     if let Some(process) = spec.process() {
         let mounts = mount_destinations(&spec);
-        let root = Root::open(&rootfs).map_err(|e| Error::Spec(format!("root.path: {e}")))?;
-        ensure_cwd(&root, process.cwd(), &mounts).map_err(|m| Error::Spec(one_line(&m)))?;
-        check_executable(&root, process, &mounts).map_err(|m| Error::Spec(one_line(&m)))?;
+        ensure_cwd(&root, process.cwd(), &mounts)?;
+        check_executable(&root, process, &mounts)?;
     }
     Ok(Bundle { dir, spec, rootfs })
 }
@@ -47,17 +49,42 @@ pub fn parse(data: &[u8]) -> std::result::Result<Spec, String> {
     let mut de = serde_json::Deserializer::from_slice(data);
     let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
-        let msg = if field.is_empty() || field == "." || e.inner().is_syntax() || e.inner().is_eof()
-        {
-            format!("invalid config: {}", e.inner())
+        let inner = e.inner();
+        let known_field = !field.is_empty() && field != ".";
+        let msg = if known_field && out_of_range(inner) {
+            // A syntax error to serde_json, but the path is known: the
+            // number itself is the problem (1e400 for an i64).
+            let value = number_at(data, inner.line(), inner.column());
+            format!("invalid config: {field}: {value} is out of range for its type ({inner})")
+        } else if !known_field || inner.is_syntax() || inner.is_eof() {
+            format!("invalid config: {inner}")
         } else {
-            format!("invalid config: {field}: {}", e.inner())
+            format!("invalid config: {field}: {inner}")
         };
         one_line(&msg)
     })?;
     de.end()
         .map_err(|e| one_line(&format!("invalid config: {e}")))?;
     Ok(spec)
+}
+
+fn out_of_range(e: &serde_json::Error) -> bool {
+    e.is_syntax() && e.to_string().starts_with("number out of range")
+}
+
+/// The number that ends at (or spans) 1-based `line`:`column` of `data`.
+fn number_at(data: &[u8], line: usize, column: usize) -> String {
+    let Some(text) = data.split(|&b| b == b'\n').nth(line.saturating_sub(1)) else {
+        return String::new();
+    };
+    let is_num = |b: &u8| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E');
+    let end = column.min(text.len());
+    let start = text[..end]
+        .iter()
+        .rposition(|b| !is_num(b))
+        .map_or(0, |p| p + 1);
+    let end = start + text[start..].iter().take_while(|b| is_num(b)).count();
+    String::from_utf8_lossy(&text[start..end]).into_owned()
 }
 
 /// Mount destinations of the spec: paths whose content rcrun cannot see in
@@ -78,18 +105,19 @@ fn under_mount(p: &Path, mounts: &[PathBuf]) -> bool {
 /// (unless a mount will provide it: then the container's setup decides).
 /// Looked up and made inside the rootfs only (rootfs_path): a symlink in
 /// the image never makes rcrun create a directory on the host.
-fn ensure_cwd(root: &Root, cwd: &Path, mounts: &[PathBuf]) -> std::result::Result<(), String> {
+fn ensure_cwd(root: &Root, cwd: &Path, mounts: &[PathBuf]) -> std::result::Result<(), SpecError> {
+    let bad = |reason: String| SpecError::new("process.cwd", format!("{cwd:?}"), reason);
     if under_mount(cwd, mounts) {
         return Ok(());
     }
     let (existing, missing) = root
         .resolve(cwd)
-        .map_err(|e| format!("process.cwd: {cwd:?}: {}", e.desc()))?;
+        .map_err(|e| bad(format!(": {}", e.desc())))?;
     if missing.is_empty() {
         return match root.open_path(&existing) {
             Ok(f) if f.kind == nix::sys::stat::SFlag::S_IFDIR => Ok(()),
-            Ok(_) => Err(format!("process.cwd: {cwd:?} is not a directory")),
-            Err(e) => Err(format!("process.cwd: {cwd:?}: {}", e.desc())),
+            Ok(_) => Err(bad("is not a directory".into())),
+            Err(e) => Err(bad(format!(": {}", e.desc()))),
         };
     }
     let full: PathBuf = missing.iter().fold(existing, |p, c| p.join(c));
@@ -97,10 +125,10 @@ fn ensure_cwd(root: &Root, cwd: &Path, mounts: &[PathBuf]) -> std::result::Resul
         return Ok(());
     }
     root.mkdir_all(&full).map_err(|e| {
-        format!(
-            "process.cwd: {cwd:?} does not exist in the rootfs and cannot be created: {}",
+        bad(format!(
+            "does not exist in the rootfs and cannot be created: {}",
             e.desc()
-        )
+        ))
     })
 }
 
@@ -112,7 +140,7 @@ fn check_executable(
     root: &Root,
     process: &oci_spec::runtime::Process,
     mounts: &[PathBuf],
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), SpecError> {
     let Some(arg0) = process.args().as_ref().and_then(|a| a.first()) else {
         return Ok(());
     };
@@ -137,7 +165,8 @@ fn check_executable(
             .collect();
         (dirs, Some(path_var.to_string()))
     };
-    let mut found_unusable: Option<String> = None;
+    let bad = |reason: String| SpecError::new("process.args[0]", format!("{arg0:?}"), reason);
+    let mut found_unusable: Option<SpecError> = None;
     for cand in &candidates {
         if under_mount(cand, mounts) {
             return Ok(());
@@ -156,43 +185,38 @@ fn check_executable(
         match root.open_path(&resolved) {
             Ok(f) if f.kind == SFlag::S_IFREG && f.mode & 0o111 != 0 => return Ok(()),
             Ok(f) if f.kind == SFlag::S_IFDIR => {
-                found_unusable.get_or_insert(format!("process.args[0]: {arg0:?} is a directory"));
+                found_unusable.get_or_insert(bad("is a directory".into()));
             }
             Ok(f) => {
-                found_unusable.get_or_insert(format!(
-                    "process.args[0]: {arg0:?} is not executable (mode {:o})",
-                    f.mode
-                ));
+                found_unusable.get_or_insert(bad(format!("is not executable (mode {:o})", f.mode)));
             }
             Err(_) => {}
         }
     }
-    if let Some(msg) = found_unusable {
-        return Err(msg);
+    if let Some(e) = found_unusable {
+        return Err(e);
     }
-    Err(match searched {
-        Some(p) => format!("process.args[0]: {arg0:?} not found in the rootfs's PATH ({p})"),
-        None => format!("process.args[0]: {arg0:?} does not exist in the rootfs"),
-    })
+    Err(bad(match searched {
+        Some(p) => format!("not found in the rootfs's PATH ({p})"),
+        None => "does not exist in the rootfs".into(),
+    }))
 }
 
 /// Structural checks runc also makes; returns the absolute rootfs path.
 /// The message is one line even where it quotes a path from the spec.
-pub fn check(spec: &Spec, bundle: &Path) -> std::result::Result<PathBuf, String> {
-    check_structure(spec, bundle).map_err(|m| one_line(&m))
-}
-
-fn check_structure(spec: &Spec, bundle: &Path) -> std::result::Result<PathBuf, String> {
+pub fn check(spec: &Spec, bundle: &Path) -> std::result::Result<PathBuf, SpecError> {
     let version = spec.version();
     if !version.starts_with("1.") {
-        return Err(format!(
-            "ociVersion: {version:?} is not supported (need 1.x)"
+        return Err(SpecError::new(
+            "ociVersion",
+            format!("{version:?}"),
+            "is not supported (need 1.x)",
         ));
     }
     let root = spec
         .root()
         .as_ref()
-        .ok_or_else(|| "root: missing".to_string())?;
+        .ok_or_else(|| SpecError::field("root", "missing"))?;
     let rootfs = if root.path().is_absolute() {
         root.path().clone()
     } else {
@@ -201,36 +225,51 @@ fn check_structure(spec: &Spec, bundle: &Path) -> std::result::Result<PathBuf, S
     match fs::metadata(&rootfs) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => {
-            return Err(format!(
-                "root.path: {} is not a directory",
-                rootfs.display()
+            return Err(SpecError::new(
+                "root.path",
+                rootfs.display().to_string(),
+                "is not a directory",
             ))
         }
-        Err(e) => return Err(format!("root.path: {}: {e}", rootfs.display())),
+        Err(e) => {
+            return Err(SpecError::new(
+                "root.path",
+                rootfs.display().to_string(),
+                format!(": {e}"),
+            ))
+        }
     }
     let process = spec
         .process()
         .as_ref()
-        .ok_or_else(|| "process: missing".to_string())?;
+        .ok_or_else(|| SpecError::field("process", "missing"))?;
     match process.args() {
         Some(args) if !args.is_empty() && !args[0].is_empty() => {}
-        _ => return Err("process.args: must name a program (is empty)".to_string()),
+        _ => {
+            return Err(SpecError::field(
+                "process.args",
+                "must name a program (is empty)",
+            ))
+        }
     }
     if !process.cwd().is_absolute() {
-        return Err(format!(
-            "process.cwd: {:?} must be an absolute path",
-            process.cwd()
+        return Err(SpecError::new(
+            "process.cwd",
+            format!("{:?}", process.cwd()),
+            "must be an absolute path",
         ));
     }
-    spec_validate::check_process(process, "process")?;
+    spec_validate::check_process(process, "process").map_err(|m| SpecError::from_message(&m))?;
     if let Some(hooks) = spec.hooks() {
-        spec_validate::check_hooks(hooks)?;
+        spec_validate::check_hooks(hooks).map_err(|m| SpecError::from_message(&m))?;
     }
     if spec.linux().is_none() {
-        return Err("linux: missing (rcrun runs Linux containers only)".to_string());
+        return Err(SpecError::field(
+            "linux",
+            "missing (rcrun runs Linux containers only)",
+        ));
     }
-    let rootfs = fs::canonicalize(&rootfs).map_err(|e| format!("root.path: {e}"))?;
-    Ok(rootfs)
+    fs::canonicalize(&rootfs).map_err(|e| SpecError::field("root.path", e.to_string()))
 }
 
 #[cfg(test)]
@@ -254,6 +293,28 @@ mod tests {
                 .unwrap_or_default();
         assert!(
             err.contains("linux.resources.memory.limit: invalid type"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn number_out_of_range_names_the_field() {
+        let err = parse(
+            b"{\"ociVersion\":\"1.0.2\",\"linux\":{\"resources\":{\"cpu\":{\"quota\":1e400}}}}",
+        )
+        .err()
+        .unwrap_or_default();
+        assert!(
+            err.starts_with(
+                "invalid config: linux.resources.cpu.quota: 1e400 is out of range for its type (number out of range at line 1 column"
+            ),
+            "{err}"
+        );
+        let err = parse(b"{\"ociVersion\":\"1.0.2\",\n\"linux\":{\"resources\":{\"pids\":{\"limit\": -99999999999999999999 }}}}")
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.contains("linux.resources.pids.limit: -99999999999999999999 is out of range"),
             "{err}"
         );
     }
@@ -329,6 +390,9 @@ mod tests {
         let spec = parse(br#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"linux":{}}"#);
         let res = spec.map(|s| check(&s, &dir));
         let _ = fs::remove_dir_all(&dir);
-        assert_eq!(res, Ok(Err("process: missing".to_string())));
+        assert_eq!(
+            res.map(|r| r.map_err(|e| e.to_string())),
+            Ok(Err("process: missing".to_string()))
+        );
     }
 }

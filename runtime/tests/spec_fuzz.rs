@@ -146,8 +146,8 @@ fn run_one(data: &[u8], bundle: &Path, h: Option<&Hierarchies>) -> Result<&'stat
         Ok(s) => s,
         Err(msg) => return check_message(&msg).map(|()| "rejected by parse"),
     };
-    if let Err(msg) = spec::check(&spec, bundle) {
-        return check_message(&msg).map(|()| "rejected by check");
+    if let Err(e) = spec::check(&spec, bundle) {
+        return check_message(&e.to_string()).map(|()| "rejected by check");
     }
     let Some(h) = h else {
         return Ok("accepted (no cgroups to validate against)");

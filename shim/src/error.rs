@@ -62,11 +62,11 @@ fn runtime_code(e: &rcrun::error::Error) -> Code {
     match e {
         R::NotExist(_) => Code::NOT_FOUND,
         R::Exists(_) => Code::ALREADY_EXISTS,
-        R::InvalidId(..) | R::Spec(_) => Code::INVALID_ARGUMENT,
+        R::InvalidId(..) | R::Spec(_) | R::InvalidSpec(_) => Code::INVALID_ARGUMENT,
         R::State(_) => Code::FAILED_PRECONDITION,
         R::Unsupported(_) => Code::UNIMPLEMENTED,
         R::Cgroup(c) => cgroup_code(c),
-        R::Io { .. } | R::Container(_) => Code::INTERNAL,
+        R::Io { .. } | R::Container(_) | R::Launch { .. } => Code::INTERNAL,
     }
 }
 

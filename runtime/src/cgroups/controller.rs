@@ -55,29 +55,8 @@ impl<'a> Targets<'a> {
         }
     }
 
-    /// The error for a spec field whose controller is unavailable.
-    pub fn missing(&self, field: &str, controller: &str) -> CgroupError {
-        if matches!(controller, "net_cls" | "net_prio") && self.set.layout == Layout::V2 {
-            return CgroupError::unsupported(
-                field,
-                "set, but cgroup v2 has no net_cls/net_prio controller",
-            );
-        }
-        let where_ = match (self.set.layout, self.set.unified_dir()) {
-            (Layout::V1, _) | (_, None) => "no cgroup v1 hierarchy has it mounted".to_string(),
-            (Layout::V2, Some(d)) => format!(
-                "it is not enabled for {} (see cgroup.subtree_control of its parent)",
-                d.path.display()
-            ),
-            (Layout::Hybrid, Some(d)) => format!(
-                "it is neither mounted as a cgroup v1 hierarchy nor enabled for {}",
-                d.path.display()
-            ),
-        };
-        CgroupError::unsupported(
-            field,
-            format!("set, but the {controller} controller is not available: {where_}"),
-        )
+    pub fn set(&self) -> &'a CgroupSet {
+        self.set
     }
 }
 

@@ -132,6 +132,23 @@ impl CgroupError {
         }
     }
 
+    /// For error translation: values the spec got wrong (the kernel's
+    /// refusal of one included) are the user's; the rest is the host's.
+    pub fn kind(&self) -> crate::error::Kind {
+        use crate::error::Kind;
+        match self {
+            CgroupError::InvalidValue { .. }
+            | CgroupError::InvalidPath { .. }
+            | CgroupError::WriteRejected { .. } => Kind::InvalidInput,
+            CgroupError::Unsupported { .. } => Kind::Unsupported,
+            CgroupError::Io { .. }
+            | CgroupError::Parse { .. }
+            | CgroupError::NotMounted(_)
+            | CgroupError::Timeout { .. }
+            | CgroupError::Busy { .. } => Kind::Internal,
+        }
+    }
+
     /// True when the underlying OS error is ENOENT (file or directory
     /// missing): callers use it to tell "controller file absent" apart.
     pub fn is_not_found(&self) -> bool {

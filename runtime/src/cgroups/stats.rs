@@ -168,50 +168,6 @@ pub(crate) fn oom_counters(set: &CgroupSet) -> Result<OomCounters, CgroupError> 
     }
 }
 
-/// Controllers the host lacks are left at their defaults, as in runc.
-pub(crate) fn collect(set: &CgroupSet) -> Result<Stats, CgroupError> {
-    let t = Targets::new(set);
-    let mut s = Stats::default();
-    match t.get("cpu") {
-        Target::V1(d) => v1::cpu::stats(d, &mut s.cpu)?,
-        Target::V2(d) => v2::cpu::stats(d, &mut s.cpu)?,
-        Target::Missing => {}
-    }
-    if let Target::V1(d) = t.get("cpuacct") {
-        v1::cpuacct::stats(d, &mut s.cpu.usage)?;
-    }
-    match t.get("cpuset") {
-        Target::V1(d) => v1::cpuset::stats(d, "cpuset.cpus", "cpuset.mems", &mut s.cpuset)?,
-        Target::V2(d) => v1::cpuset::stats(
-            d,
-            "cpuset.cpus.effective",
-            "cpuset.mems.effective",
-            &mut s.cpuset,
-        )?,
-        Target::Missing => {}
-    }
-    match t.get("memory") {
-        Target::V1(d) => v1::memory::stats(d, &mut s.memory)?,
-        Target::V2(d) => v2::memory::stats(d, &mut s.memory)?,
-        Target::Missing => {}
-    }
-    match t.get("pids") {
-        Target::V1(d) | Target::V2(d) => v1::pids::stats(d, &mut s.pids)?,
-        Target::Missing => {}
-    }
-    match t.get("blkio") {
-        Target::V1(d) => v1::blkio::stats(d, &mut s.blkio)?,
-        Target::V2(d) => v2::io::stats(d, &mut s.blkio)?,
-        Target::Missing => {}
-    }
-    match t.get("hugetlb") {
-        Target::V1(d) => v1::hugetlb::stats(d, &mut s.hugetlb)?,
-        Target::V2(d) => v2::hugetlb::stats(d, &mut s.hugetlb)?,
-        Target::Missing => {}
-    }
-    Ok(s)
-}
-
 /// "0-2,5" => [0, 1, 2, 5]; malformed parts are skipped.
 pub(crate) fn parse_list(s: &str) -> Vec<u16> {
     let mut v = Vec::new();

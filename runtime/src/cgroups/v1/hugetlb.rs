@@ -6,16 +6,14 @@ use oci_spec::runtime::LinuxHugepageLimit;
 
 use crate::cgroups::error::CgroupError;
 use crate::cgroups::fs;
+use crate::cgroups::resource::hugetlb::{host_hugepage_sizes, size_missing};
 
 pub(crate) fn apply(dir: &Path, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
     for (i, l) in limits.iter().enumerate() {
         let size = l.page_size();
         let file = format!("hugetlb.{size}.limit_in_bytes");
         if !fs::exists(dir, &file) {
-            return Err(CgroupError::unsupported(
-                format!("linux.resources.hugepageLimits[{i}].pageSize"),
-                format!("{size:?} is not a huge page size of this host ({file} missing)"),
-            ));
+            return Err(size_missing(i, size, &file));
         }
         let field = format!("linux.resources.hugepageLimits[{i}].limit");
         let v = l.limit().to_string();
@@ -34,7 +32,7 @@ pub(crate) fn stats(
     dir: &Path,
     out: &mut std::collections::BTreeMap<String, crate::cgroups::stats::Hugetlb>,
 ) -> Result<(), CgroupError> {
-    for size in crate::cgroups::validate::host_hugepage_sizes() {
+    for size in host_hugepage_sizes() {
         let p = |f: &str| format!("hugetlb.{size}.{f}");
         if !fs::exists(dir, &p("usage_in_bytes")) {
             continue;

@@ -6,7 +6,7 @@ use oci_spec::runtime::LinuxMemory;
 
 use crate::cgroups::error::CgroupError;
 use crate::cgroups::fs;
-use crate::cgroups::validate;
+use crate::cgroups::resource::memory::{swap_unsupported, swappiness_set};
 
 const LIMIT: &str = "memory.limit_in_bytes";
 const MEMSW: &str = "memory.memsw.limit_in_bytes";
@@ -25,7 +25,7 @@ pub(crate) fn apply(dir: &Path, m: &LinuxMemory, update: bool) -> Result<(), Cgr
     if !has_memsw {
         match swap {
             Some(-1) | None => swap = None,
-            Some(_) => return Err(validate::swap_unsupported()),
+            Some(_) => return Err(swap_unsupported()),
         }
     }
     if update && m.check_before_update() == Some(true) {
@@ -46,7 +46,7 @@ pub(crate) fn apply(dir: &Path, m: &LinuxMemory, update: bool) -> Result<(), Cgr
             &format!("{F}.reservation"),
         )?;
     }
-    if validate::swappiness_set(m) {
+    if swappiness_set(m) {
         if let Some(s) = m.swappiness() {
             fs::write(
                 dir,

@@ -11,12 +11,7 @@ use crate::cgroups::v1::cpu::is_einval;
 const F: &str = "linux.resources.cpu";
 
 pub(crate) fn apply(dir: &Path, c: &LinuxCpu) -> Result<(), CgroupError> {
-    if c.realtime_runtime().unwrap_or(0) != 0 || c.realtime_period().unwrap_or(0) != 0 {
-        return Err(CgroupError::unsupported(
-            format!("{F}.realtimeRuntime"),
-            "real-time scheduling limits are not supported on cgroup v2",
-        ));
-    }
+    // Real-time limits were refused by resource::cpu's host check.
     if let Some(s) = c.shares().filter(|&s| s != 0) {
         let w = shares_to_weight(s);
         fs::write(dir, "cpu.weight", &w.to_string(), &format!("{F}.shares"))?;

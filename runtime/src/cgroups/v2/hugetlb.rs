@@ -7,16 +7,14 @@ use oci_spec::runtime::LinuxHugepageLimit;
 
 use crate::cgroups::error::CgroupError;
 use crate::cgroups::fs;
+use crate::cgroups::resource::hugetlb::{host_hugepage_sizes, size_missing};
 
 pub(crate) fn apply(dir: &Path, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
     for (i, l) in limits.iter().enumerate() {
         let size = l.page_size();
         let file = format!("hugetlb.{size}.max");
         if !fs::exists(dir, &file) {
-            return Err(CgroupError::unsupported(
-                format!("linux.resources.hugepageLimits[{i}].pageSize"),
-                format!("{size:?} is not a huge page size of this host ({file} missing)"),
-            ));
+            return Err(size_missing(i, size, &file));
         }
         let v = fs::v2_limit(l.limit());
         let field = format!("linux.resources.hugepageLimits[{i}].limit");
@@ -34,7 +32,7 @@ pub(crate) fn stats(
     dir: &Path,
     out: &mut std::collections::BTreeMap<String, crate::cgroups::stats::Hugetlb>,
 ) -> Result<(), CgroupError> {
-    for size in crate::cgroups::validate::host_hugepage_sizes() {
+    for size in host_hugepage_sizes() {
         let current = format!("hugetlb.{size}.current");
         if !fs::exists(dir, &current) {
             continue;

@@ -6,17 +6,11 @@ use oci_spec::runtime::LinuxMemory;
 
 use crate::cgroups::error::CgroupError;
 use crate::cgroups::fs;
-use crate::cgroups::validate;
+use crate::cgroups::resource::memory::{swap_below_limit, swap_without_limit};
 
 const F: &str = "linux.resources.memory";
 
 pub(crate) fn apply(dir: &Path, m: &LinuxMemory, update: bool) -> Result<(), CgroupError> {
-    if validate::swappiness_set(m) {
-        return Err(CgroupError::unsupported(
-            format!("{F}.swappiness"),
-            "not supported on cgroup v2",
-        ));
-    }
     if m.disable_oom_killer() == Some(true) {
         // runc ignores it as well: v2 has no per-cgroup switch.
         tracing::warn!("{F}.disableOOMKiller is not supported on cgroup v2; ignored");
@@ -93,18 +87,10 @@ pub(crate) fn swap_to_v2(swap: i64, memory: i64) -> Result<Option<i64>, CgroupEr
         _ => {}
     }
     if memory == 0 || memory == -1 {
-        return Err(CgroupError::invalid(
-            format!("{F}.swap"),
-            swap,
-            format!("a swap limit requires {F}.limit to be set"),
-        ));
+        return Err(swap_without_limit(swap));
     }
     if swap < memory {
-        return Err(CgroupError::invalid(
-            format!("{F}.swap"),
-            swap,
-            format!("must be >= {F}.limit ({memory}): it is the memory+swap total"),
-        ));
+        return Err(swap_below_limit(swap, memory));
     }
     // swap == memory gives 0: no swap at all.
     Ok(Some(swap - memory))
