@@ -26,5 +26,7 @@ pub mod signal;
 pub mod spec;
 pub mod spec_validate;
 pub mod state;
+#[cfg(test)]
+mod test_skip;
 pub mod units;
 pub mod version;
