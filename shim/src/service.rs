@@ -223,7 +223,6 @@ impl Service {
     /// SIGCHLD: reaps every exited child (container processes, re-parented
     /// daemons of theirs) and publishes the exits of ours.
     pub async fn reap(&self) {
-        crate::trim::touch();
         let mut exits = Vec::new();
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
@@ -840,7 +839,6 @@ fn delete_response(pid: i32, exit: Option<Exit>) -> DeleteResponse {
 }
 
 fn log_err<T>(what: &str, r: Result<T>) -> ttrpc::Result<T> {
-    crate::trim::touch();
     r.map_err(|e| {
         tracing::debug!("{what}: {e}");
         e.into()
@@ -924,7 +922,6 @@ impl Task for Service {
     }
 
     async fn wait(&self, _ctx: &TtrpcContext, req: WaitRequest) -> ttrpc::Result<WaitResponse> {
-        crate::trim::touch();
         let rx = {
             let mut st = self.state();
             let r = container(&mut st, &req.id).and_then(|c| c.process(&req.exec_id));
@@ -966,7 +963,6 @@ impl Task for Service {
         _ctx: &TtrpcContext,
         req: ConnectRequest,
     ) -> ttrpc::Result<ConnectResponse> {
-        crate::trim::touch();
         let pid = self
             .state()
             .containers
