@@ -11,7 +11,7 @@
 #   RUNTIME=/usr/sbin/runc REF_RUNTIME=crun conformance/run.sh
 #
 # Environment:
-#   RUNTIME          runtime under test (default $REPO/target/x86_64-unknown-linux-gnu/release/rcrun,
+#   RUNTIME          runtime under test (default $REPO/target/release/rcrun,
 #                    falling back to runc with a loud note while that is not
 #                    a working runtime; RCRUN_TEST_REQUIRE_RCRUN=1 forbids the
 #                    fallback)

@@ -4,7 +4,7 @@
 #
 #   bash packaging/build-deb.sh [--no-build] [--from DIR] [--out DIR]
 #
-#   --no-build   use target/x86_64-unknown-linux-gnu/release as it is (default: cargo build --release)
+#   --no-build   use target/release as it is (default: cargo build --release)
 #   --from DIR   take the binaries from DIR (implies --no-build)
 #   --out DIR    where to write the .deb (default: target/deb)
 #
@@ -74,10 +74,13 @@ EOF
 chmod 0644 "$doc/copyright"
 
 # Shared-library dependencies: the packages owning what the binaries link.
+# ldd may name a library by a path dpkg does not know (/lib/... on a
+# merged-/usr system where the package ships /usr/lib/...): then the file
+# it resolves to is asked for.
 deps=()
 for bin in "$root"/usr/bin/*; do
 	while read -r lib; do
-		pkg=$(dpkg -S "$lib" 2>/dev/null | head -n1 | cut -d: -f1) || true
+		pkg=$({ dpkg -S "$lib" || dpkg -S "$(readlink -f "$lib")"; } 2>/dev/null | head -n1 | cut -d: -f1) || true
 		[[ -n $pkg ]] && deps+=("$pkg")
 	done < <(ldd "$bin" 2>/dev/null | awk '/=> \// { print $3 }')
 done

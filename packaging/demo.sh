@@ -17,7 +17,7 @@
 # are as expected.
 #
 # Environment: RUNTIME=/path/to/runtime to demo another runtime (default:
-# target/x86_64-unknown-linux-gnu/release/rcrun, or runc with a loud note while rcrun is not a
+# target/release/rcrun, or runc with a loud note while rcrun is not a
 # working runtime yet); RCRUN_DEMO_NO_BUILD=1 skips deps + build.
 set -uo pipefail
 

@@ -25,7 +25,7 @@
 #   --destdir DIR            stage under DIR (packaging; implies --no-restart,
 #                            configs are not touched)
 #   --from DIR               take the binaries from DIR (no build)
-#   --no-build               do not run cargo; use target/x86_64-unknown-linux-gnu/release as it is
+#   --no-build               do not run cargo; use target/release as it is
 #   --configure-docker       register rcrun in docker's daemon.json
 #   --docker-shim            ... as "runtimeType": "io.containerd.rcrun.v2"
 #                            (docker >= 23 + the shim) instead of "path"
@@ -318,11 +318,11 @@ build_binaries() {
 	cargo=$(command -v cargo || true)
 	[[ -z $cargo && -x $HOME/.cargo/bin/cargo ]] && cargo=$HOME/.cargo/bin/cargo
 	if [[ -z $cargo ]]; then
-		if [[ -x $repo/target/x86_64-unknown-linux-gnu/release/rcrun ]]; then
-			say "cargo not found: installing the binaries already in $repo/target/x86_64-unknown-linux-gnu/release"
+		if [[ -x $repo/target/release/rcrun ]]; then
+			say "cargo not found: installing the binaries already in $repo/target/release"
 			return 0
 		fi
-		die "cargo not found and $repo/target/x86_64-unknown-linux-gnu/release/rcrun does not exist: install Rust (https://rustup.rs) or run conformance/install-deps.sh, or pass --from DIR"
+		die "cargo not found and $repo/target/release/rcrun does not exist: install Rust (https://rustup.rs) or run conformance/install-deps.sh, or pass --from DIR"
 	fi
 	say "building rcrun (cargo build --release -p rcrun)"
 	(cd "$repo" && "$cargo" build --release -p rcrun) || die "cargo build of rcrun failed (see above)"
@@ -338,7 +338,7 @@ do_install() {
 	if [[ -n $from ]]; then
 		src_dir=$from
 	else
-		src_dir=$repo/target/x86_64-unknown-linux-gnu/release
+		src_dir=$repo/target/release
 		[[ $build == 1 ]] && build_binaries
 	fi
 	[[ -x $src_dir/rcrun ]] || die "$src_dir/rcrun not found (build with: cargo build --release)"

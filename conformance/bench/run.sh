@@ -21,7 +21,7 @@
 # bind-mounted over <unified>/cgroup.controllers.  On a pure v2 host (the VM:
 # conformance/vm/run.sh v2 -- conformance/bench/run.sh) nothing is changed.
 #
-# Environment: RUNTIME (default target/x86_64-unknown-linux-gnu/release/rcrun), RUNC (runc), CRUN
+# Environment: RUNTIME (default target/release/rcrun), RUNC (runc), CRUN
 # (crun; a missing crun is skipped with a note), TMPDIR.
 # Needs root, python3, cc, busybox-static (the conformance rootfs cache).
 # Exit status: 0 when every runtime ran every step, 1 otherwise.
@@ -46,7 +46,7 @@ while [[ $# -gt 0 ]]; do
 	shift
 done
 
-rcrun=${RUNTIME:-$repo/target/x86_64-unknown-linux-gnu/release/rcrun}
+rcrun=${RUNTIME:-$repo/target/release/rcrun}
 [[ -x $rcrun ]] || { echo "bench: $rcrun missing (cargo build --release)" >&2; exit 2; }
 runtimes=(--runtime "rcrun=$rcrun")
 runc_bin=$(command -v "${RUNC:-runc}") && runtimes+=(--runtime "runc=$runc_bin")

@@ -30,8 +30,8 @@ CTD_RUNTIME=io.containerd.rcrun.v2
 
 shim_binary() {
 	local b
-	for b in "${RCRUN_TEST_SHIM:-}" "$REPO/target/x86_64-unknown-linux-gnu/release/containerd-shim-rcrun-v2" \
-		"$REPO/target/x86_64-unknown-linux-gnu/debug/containerd-shim-rcrun-v2"; do
+	for b in "${RCRUN_TEST_SHIM:-}" "$REPO/target/release/containerd-shim-rcrun-v2" \
+		"$REPO/target/debug/containerd-shim-rcrun-v2"; do
 		[[ -n $b && -x $b ]] && { echo "$b"; return 0; }
 	done
 	return 1

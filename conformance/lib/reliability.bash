@@ -39,8 +39,7 @@ crash_runtime() {
 	local cargo
 	cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
 	[[ -x $cargo ]] || { echo "cargo not found: set RCRUN_TEST_CRASH_RUNTIME" >&2; return 1; }
-	# where cargo put it (.cargo/config.toml names a target: a triple in the
-	# path) is what cargo says
+	# where cargo put it is what cargo says (not a path guessed here)
 	local exe
 	exe=$(cd "$REPO" && "$cargo" build --quiet -p rcrun --bin rcrun --features crash-points \
 		--target-dir "$REPO/target/crash-points" --message-format=json |

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Runtime selection and wrappers.
 #
-#   RUNTIME       runtime under test (default: $REPO/target/x86_64-unknown-linux-gnu/release/rcrun, or
+#   RUNTIME       runtime under test (default: $REPO/target/release/rcrun, or
 #                 runc with a loud note while that binary is not a working
 #                 runtime yet)
 #   REF_RUNTIME   reference runtime (default: runc)
@@ -48,7 +48,7 @@ resolve_runtimes() {
 	fi
 	RCRUN_TEST_RUNTIME_NOTE=""
 	if [[ -z ${RUNTIME:-} ]]; then
-		local cand="$REPO/target/x86_64-unknown-linux-gnu/release/rcrun"
+		local cand="$REPO/target/release/rcrun"
 		if [[ ! -e $cand ]]; then
 			RUNTIME_PROBE_WHY="$cand does not exist"
 			RUNTIME=runc

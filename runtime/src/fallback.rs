@@ -62,6 +62,7 @@ mod tests {
     #[test]
     fn fallbacks() {
         if !nix::unistd::geteuid().is_root() {
+            crate::test_skip::skip("needs root");
             return;
         }
         let base = r#"{"ociVersion":"1.0.2","root":{"path":"r"},"process":{"cwd":"/","args":["x"],"user":{"uid":0,"gid":0}},"linux":{"namespaces":NS}}"#;

@@ -9,8 +9,7 @@
 //!   not `oom`: with a limit on an ancestor, `oom` only counts there.
 
 use std::fs::File;
-use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
@@ -96,11 +95,8 @@ impl OomWatcher {
     pub fn take_new_kills(&mut self) -> u64 {
         let v1 = match &self.source {
             Source::V1 { efd, .. } => {
-                let mut buf = [0u8; 8];
-                // SAFETY: the fd is owned by `efd` and stays open for this read.
-                let mut f = unsafe { File::from_raw_fd(efd.as_fd().as_raw_fd()) };
-                let _ = f.read(&mut buf);
-                std::mem::forget(f);
+                // Resets the counter; EAGAIN (nothing signalled) is fine.
+                let _ = efd.read();
                 true
             }
             Source::V2 { inotify } => {

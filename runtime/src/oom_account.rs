@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::cgroups::{CgroupSet, OomCounters};
-use crate::oom_report::{self, OomKill};
+use crate::kmsg_oom::{self, OomKill};
 use crate::state::ContainerState;
 
 #[derive(Debug, Serialize)]
@@ -68,8 +68,8 @@ fn mib(kb: u64) -> String {
     format!("{:.1} MiB", kb as f64 / 1024.0)
 }
 
-/// A report a person can read.
-pub fn render_text(id: &str, init_pid: i32, a: &OomAccount) -> String {
+/// The account as text for a person (`rcrun oom-report`'s default format).
+pub fn to_text(id: &str, init_pid: i32, a: &OomAccount) -> String {
     let mut s = format!(
         "container {id}: {} OOM kill(s) counted by memory cgroup {}\n",
         a.oom_kills, a.memcg
@@ -131,7 +131,7 @@ fn kernel_records(memcg: &str, counted: u64, init: Option<(i32, u64)>) -> Vec<Oo
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(250);
     loop {
         // No kernel log to read (no /dev/kmsg access): nothing to wait for.
-        let Ok(kills) = oom_report::kills_in(memcg, init) else {
+        let Ok(kills) = kmsg_oom::kills_in(memcg, init) else {
             return Vec::new();
         };
         if kills.len() as u64 >= counted || std::time::Instant::now() >= deadline {
@@ -147,8 +147,7 @@ fn init_since(st: &ContainerState) -> Option<(i32, u64)> {
     if st.pid <= 0 || st.pid_start_time == 0 {
         return None;
     }
-    // SAFETY: sysconf has no memory effects.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
     let ticks = u64::try_from(ticks).ok().filter(|&t| t > 0)?;
     // One tick of slack: the start time is truncated to ticks.
     let start_us = st.pid_start_time.saturating_mul(1_000_000) / ticks;

@@ -12,15 +12,8 @@ use crate::error::{Error, Result};
 /// process whose intermediate parent exits is re-parented to us and can be
 /// waited for.
 pub fn become_subreaper() -> Result<()> {
-    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes a plain integer argument.
-    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    if rc != 0 {
-        return Err(Error::Container(format!(
-            "prctl(PR_SET_CHILD_SUBREAPER): {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    Ok(())
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(|e| Error::Container(format!("prctl(PR_SET_CHILD_SUBREAPER): {e}")))
 }
 
 const FORWARDED: &[Signal] = &[

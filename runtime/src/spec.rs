@@ -1,5 +1,5 @@
-//! Loading and checking a bundle's config.json before anything is created,
-//! and deriving the spec that libcontainer gets.
+//! Loading and checking a bundle's config.json before anything is created.
+//! (The spec libcontainer gets is derived from it in lc_spec.rs.)
 
 use std::fs;
 use std::path::{Path, PathBuf};

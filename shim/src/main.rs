@@ -3,16 +3,20 @@
 //! rcrun library in-process (no runtime binary per call).
 //!
 //! # One thread, on purpose
-//! The serving shim runs a tokio *current_thread* runtime and never starts
-//! another thread (no spawn_blocking, no tokio::fs; ttrpc's async server
-//! and client spawn tasks, not threads). Reasons:
-//! - the library's create/exec fork (libcontainer clones the intermediate
-//!   and init processes). Forking a multi-threaded process is only safe if
-//!   no other thread holds a lock (malloc arenas, the tracing dispatcher,
-//!   std's env lock) at that instant, which a multi-threaded runtime cannot
-//!   promise. With one thread the fork happens with every lock free.
-//! - the SIGCHLD reaper (waitpid(-1)) can never run while libcontainer waits
-//!   for its own intermediate child, nor before a new pid is registered.
+//! The serving shim runs a tokio *current_thread* runtime and starts no
+//! thread of its own (no spawn_blocking, no tokio::fs; ttrpc's async server
+//! and client spawn tasks, not threads). The library's `create` may run one
+//! short-lived thread on v1/hybrid hosts (`cgroups::warm_up`),
+//! and joins it before it clones. Reasons:
+//! - the library clones from this process: `create` the container's init
+//!   (one clone3; libcontainer's main and intermediate processes on its
+//!   fallback path), `exec` libcontainer's intermediate process. Forking a
+//!   multi-threaded process is only safe if no other thread holds a lock
+//!   (malloc arenas, the tracing dispatcher, std's env lock) at that
+//!   instant, which a multi-threaded runtime cannot promise. With one
+//!   thread the clone happens with every lock free.
+//! - the SIGCHLD reaper (waitpid(-1)) can never run while the library waits
+//!   for a child of its own, nor before a new pid is registered.
 //! - footprint: no worker threads, stacks or per-thread malloc arenas.
 //!
 //! The price: create/exec block this shim's loop while they run (measured in
@@ -33,9 +37,8 @@ mod reaper;
 mod service;
 mod stats;
 mod task;
-mod trim;
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,13 +94,8 @@ fn serve(flags: Flags) -> Result<()> {
     rcrun::sealed_exe::ensure_sealed().map_err(|e| Error::Other(e.to_string()))?;
     // Container processes are re-parented to us when their intermediate
     // parents exit: we reap them and publish their true exit status.
-    // SAFETY: plain prctl with integer arguments.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-        return Err(Error::io(
-            "PR_SET_CHILD_SUBREAPER",
-            std::io::Error::last_os_error(),
-        ));
-    }
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(|e| Error::io("PR_SET_CHILD_SUBREAPER", e.into()))?;
     // One thread by design: should a library start a short-lived one, it
     // shares the main malloc arena instead of mapping a 64 MiB arena and
     // keeping its pages.
@@ -181,32 +179,15 @@ async fn run(flags: &Flags) -> Result<()> {
         .map_err(|e| Error::Other(format!("ttrpc server: {e}")))?;
     // `start` waits for our stdout to close: we serve now.
     if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
-        let null = OwnedFd::from(null);
-        // SAFETY: dup2 onto stdout, both fds valid.
-        unsafe { libc::dup2(null.as_raw_fd(), libc::STDOUT_FILENO) };
+        let _ = nix::unistd::dup2(null.as_raw_fd(), libc::STDOUT_FILENO);
     }
     tracing::info!(id = %flags.id, pid = std::process::id(), "shim serving");
 
-    // Trim (trim.rs) a second after the last request or exit. One timer,
-    // re-armed on activity; `biased` polling (no random branch order). What
-    // runs between the trim and the wait costs RSS (trim.rs), so the idle
-    // path stays short: no clock read or new timer of ours per turn.
-    let idle = Duration::from_secs(1);
-    let trim_timer = tokio::time::sleep(idle);
-    tokio::pin!(trim_timer);
-    let mut armed = true;
+    // `biased`: a SIGCHLD is reaped before anything else is looked at.
     loop {
         tokio::select! {
             biased;
             _ = sigchld.recv() => svc.reap().await,
-            _ = trim::ACTIVITY.notified() => {
-                trim_timer.as_mut().reset(tokio::time::Instant::now() + idle);
-                armed = true;
-            }
-            _ = &mut trim_timer, if armed => {
-                trim::trim();
-                armed = false;
-            }
             _ = sigterm.recv() => tracing::debug!("SIGTERM ignored"),
             _ = sigint.recv() => tracing::debug!("SIGINT ignored"),
             _ = sigpipe.recv() => {}

@@ -35,7 +35,6 @@ impl Service {
     /// SIGCHLD: reaps every exited child (container processes, re-parented
     /// daemons of theirs) and publishes the exits of ours.
     pub async fn reap(&self) {
-        crate::trim::touch();
         let mut exits = Vec::new();
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {

@@ -59,7 +59,6 @@ fn delete_response(pid: i32, exit: Option<Exit>) -> DeleteResponse {
 }
 
 fn log_err<T>(what: &str, r: Result<T>) -> ttrpc::Result<T> {
-    crate::trim::touch();
     r.map_err(|e| {
         tracing::debug!("{what}: {e}");
         e.into()
@@ -233,7 +232,6 @@ impl Task for Service {
     }
 
     async fn wait(&self, _ctx: &TtrpcContext, req: WaitRequest) -> ttrpc::Result<WaitResponse> {
-        crate::trim::touch();
         let rx = {
             let mut st = self.state();
             let r = st.container(&req.id).and_then(|c| c.process(&req.exec_id));
@@ -284,7 +282,6 @@ impl Task for Service {
         _ctx: &TtrpcContext,
         req: ConnectRequest,
     ) -> ttrpc::Result<ConnectResponse> {
-        crate::trim::touch();
         let pid = self
             .state()
             .containers

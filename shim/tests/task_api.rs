@@ -3,10 +3,10 @@
 //! decoding), and the events (a fake containerd Events service collects
 //! them: /tasks/oom must precede /tasks/exit, even for a process that dies
 //! within milliseconds of start). Needs root, cgroups and a static
-//! /bin/busybox; skipped otherwise.
+//! /bin/busybox; skipped otherwise (a failure with RCRUN_TEST_REQUIRE_ROOT=1).
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -253,7 +253,11 @@ fn started_events_server(path: &Path) -> (Server, Forwarded) {
 #[tokio::test(flavor = "current_thread")]
 async fn task_api_end_to_end() {
     if let Some(why) = skip_reason() {
-        eprintln!("skipped: {why}");
+        // RCRUN_TEST_REQUIRE_ROOT=1 (CI): a failure, never a silent ok.
+        let required = std::env::var("RCRUN_TEST_REQUIRE_ROOT").as_deref() == Ok("1");
+        assert!(!required, "task_api_end_to_end: cannot run: {why}");
+        // Not eprintln!, which the test harness captures: this line shows.
+        let _ = writeln!(std::io::stderr(), "SKIPPED task_api_end_to_end: {why}");
         return;
     }
     let mut fx = Fixture::new("api");

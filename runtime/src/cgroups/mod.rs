@@ -189,7 +189,8 @@ impl CgroupSet {
         out
     }
 
-    /// Writes `linux.resources` (except devices, which libcontainer owns).
+    /// Writes `linux.resources` except devices: the device cgroup is set
+    /// once, when the container is launched (both launch paths).
     pub fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
         resource::apply(self, r, false)
     }

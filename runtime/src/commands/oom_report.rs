@@ -22,7 +22,7 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
             "{}",
             serde_json::to_string_pretty(&account).map_err(|e| Error::State(e.to_string()))?
         ),
-        "text" => print!("{}", oom_account::render_text(&st.id, st.pid, &account)),
+        "text" => print!("{}", oom_account::to_text(&st.id, st.pid, &account)),
         other => {
             return Err(Error::Spec(format!(
                 "--format: invalid format {other:?} (text or json)"

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::CommandFactory;
 
-use super::common::sandbox::{os, Sandbox};
+use super::common::sandbox::{os, skip, Sandbox};
 use super::common::Rng;
 use crate::cli::Cli;
 use rcrun::state::{Root, Status};
@@ -70,7 +70,10 @@ impl World {
         let mut sb = Sandbox::new("cli")?;
         if !sb.busybox {
             // run and exec need real programs in the rootfs
-            eprintln!("cli_fuzz: skipped: no static busybox (apt-get install busybox-static)");
+            skip(
+                "cli_fuzz",
+                "no static busybox (apt-get install busybox-static)",
+            );
             return None;
         }
         let d = sb.dir.clone();

@@ -91,6 +91,15 @@ fn is_static(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// A test that cannot run here: one line on the test output, or a failure
+/// with RCRUN_TEST_REQUIRE_ROOT=1 (CI), so that it never passes unrun.
+pub fn skip(name: &str, why: &str) {
+    let required = std::env::var("RCRUN_TEST_REQUIRE_ROOT").as_deref() == Ok("1");
+    assert!(!required, "{name}: cannot run: {why}");
+    // Not eprintln!, which the test harness captures: this line shows.
+    let _ = writeln!(std::io::stderr(), "SKIPPED {name}: {why}");
+}
+
 fn write_file(path: &Path, data: impl AsRef<[u8]>) {
     if let Err(e) = fs::write(path, data) {
         panic!("writing {}: {e}", path.display());
@@ -100,7 +109,7 @@ fn write_file(path: &Path, data: impl AsRef<[u8]>) {
 impl Sandbox {
     pub fn new(name: &str) -> Option<Sandbox> {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!("{name}: skipped: running containers needs root");
+            skip(name, "running containers needs root");
             return None;
         }
         let tag = format!("rcrun-fuzz-{}-{name}", std::process::id());
