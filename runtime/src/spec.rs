@@ -310,11 +310,11 @@ mod tests {
             ),
             "{err}"
         );
-        let err = parse(b"{\"ociVersion\":\"1.0.2\",\n\"linux\":{\"resources\":{\"pids\":{\"limit\": -99999999999999999999 }}}}")
+        let err = parse(b"{\"ociVersion\":\"1.0.2\",\n\"linux\":{\"resources\":{\"pids\":{\"limit\": -1e400 }}}}")
             .err()
             .unwrap_or_default();
         assert!(
-            err.contains("linux.resources.pids.limit: -99999999999999999999 is out of range"),
+            err.contains("linux.resources.pids.limit: -1e400 is out of range"),
             "{err}"
         );
     }

@@ -3,9 +3,11 @@
 //! The layout is detected from /proc/self/mountinfo ([`Hierarchies`]); a
 //! container's cgroup is one directory per hierarchy ([`CgroupSet`]), which
 //! is serialised into the state file so later commands need no detection.
-//! Each resource is written by the version-specific module of its controller
-//! (`v1/*`, `v2/*`); on hybrid hosts a controller not mounted on v1 but
-//! available on the unified hierarchy (hugetlb here) is driven through v2.
+//! Each part of `linux.resources` has one file in `resource/` (is it set,
+//! its checks, which version's writer, its stats); the files each version
+//! writes are in `v1/*` and `v2/*`. On hybrid hosts a controller not
+//! mounted on v1 but available on the unified hierarchy (hugetlb here) is
+//! driven through v2.
 
 mod controller;
 pub mod devices;
@@ -34,11 +36,6 @@ pub use error::CgroupError;
 pub use mountinfo::{Hierarchies, UnifiedMount, V1Mount};
 pub use resource::validate;
 pub use stats::{OomCounters, Stats};
-// kernel_tests.rs (split by another branch) names the helper by its old
-// module; the function above lives in the value namespace, this alias in
-// the type namespace. Drop once kernel_tests says `resource::`.
-#[cfg(test)]
-use resource as validate;
 
 /// Hierarchy name used for the cgroup2 directory in [`CgroupDir`].
 pub const UNIFIED: &str = "unified";

@@ -74,7 +74,7 @@ fn full_resources(h: &Hierarchies, dev: Option<(i64, i64)>) -> LinuxResources {
                 .unwrap(),
         );
     }
-    if h.has_controller("hugetlb") && validate::host_hugepage_sizes().iter().any(|s| s == "2MB") {
+    if h.has_controller("hugetlb") && resource::host_hugepage_sizes().iter().any(|s| s == "2MB") {
         b = b.hugepage_limits(vec![LinuxHugepageLimitBuilder::default()
             .page_size("2MB")
             .limit(4 << 20)
@@ -219,7 +219,7 @@ fn check_files(set: &CgroupSet, h: &Hierarchies, dev: Option<(i64, i64)>) {
 fn hugetlb_goes_to_the_hierarchy_that_has_it() {
     let Some(env) = env() else { return };
     let h = &env.h;
-    if !h.has_controller("hugetlb") || !validate::host_hugepage_sizes().iter().any(|s| s == "2MB") {
+    if !h.has_controller("hugetlb") || !resource::host_hugepage_sizes().iter().any(|s| s == "2MB") {
         skip("no hugetlb controller or no 2MB huge pages");
         return;
     }

@@ -66,7 +66,7 @@ fn v2_paths_on_the_cgroup2_hierarchy() {
             }
         }
         if u.controllers.iter().any(|c| c == "hugetlb")
-            && validate::host_hugepage_sizes().iter().any(|s| s == "2MB")
+            && resource::host_hugepage_sizes().iter().any(|s| s == "2MB")
         {
             let r = LinuxResourcesBuilder::default()
                 .hugepage_limits(vec![LinuxHugepageLimitBuilder::default()
