@@ -19,8 +19,7 @@ pub fn open_fds() -> Vec<RawFd> {
     // be reused by the channels, which the init needs.
     listed
         .into_iter()
-        // SAFETY: F_GETFD only queries the fd.
-        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0)
+        .filter(|&fd| nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok())
         .collect()
 }
 
@@ -31,9 +30,10 @@ pub fn close_inherited(inherited: &[RawFd], preserve_fds: i32, keep: &[RawFd]) {
     let first = 3 + preserve_fds.max(0);
     for &fd in inherited {
         if fd >= first && !keep.contains(&fd) {
-            // SAFETY: only the single-threaded child, which runs no
-            // destructor before exec or _exit, loses the fd.
-            unsafe { libc::close(fd) };
+            // Only the single-threaded child, which runs no destructor
+            // before exec or _exit, loses the fd: no OwnedFd is left
+            // pointing at it.
+            let _ = nix::unistd::close(fd);
         }
     }
 }

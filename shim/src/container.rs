@@ -148,7 +148,9 @@ impl Container {
         if self.init.exit.is_some() {
             return Err(Error::NotFound("process already finished".into()));
         }
-        self.cgroups.update(r)?;
+        // The library's update, as `rcrun update`: the same checks, under
+        // the container's lock.
+        rcrun::container::Container::open(&self.root, &self.id)?.update(r)?;
         Ok(())
     }
 

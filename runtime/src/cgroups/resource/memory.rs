@@ -170,7 +170,10 @@ pub(crate) fn swappiness_set(m: &LinuxMemory) -> bool {
 
 /// The kernel's page size: memory limits are kept in whole pages.
 pub(crate) fn page_size() -> u64 {
-    // SAFETY: sysconf only reads a constant of the running system.
-    let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u64::try_from(v).ok().filter(|&v| v > 0).unwrap_or(4096)
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .and_then(|v| u64::try_from(v).ok())
+        .filter(|&v| v > 0)
+        .unwrap_or(4096)
 }
