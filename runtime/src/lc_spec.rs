@@ -143,18 +143,23 @@ mod tests {
         serde_json::from_str(json).unwrap_or_default()
     }
 
+    /// The conversion for bundle /b with rootfs /, cgroups at /x.
+    fn convert(s: &Spec) -> Result<Spec> {
+        for_libcontainer(
+            s,
+            Path::new("/b"),
+            Path::new("/"),
+            PathBuf::from("/x"),
+            None,
+        )
+    }
+
     #[test]
     fn deny_all_comes_first() {
         let s = spec(
             r#"{"ociVersion":"1.0.2","linux":{"resources":{"devices":[{"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}]}}}"#,
         );
-        let out = for_libcontainer(
-            &s,
-            Path::new("/b"),
-            Path::new("/"),
-            PathBuf::from("/x"),
-            None,
-        );
+        let out = convert(&s);
         let rules: Vec<String> = out
             .ok()
             .and_then(|o| o.linux().clone())
@@ -175,14 +180,7 @@ mod tests {
                       {"destination":"/t","type":"tmpfs","source":"tmpfs"}],
             "hooks":{"createRuntime":[{"path":"./relhook"}]}}"#,
         );
-        let out = for_libcontainer(
-            &s,
-            Path::new("/b"),
-            Path::new("/"),
-            PathBuf::from("/x"),
-            None,
-        )
-        .unwrap_or_default();
+        let out = convert(&s).unwrap_or_default();
         let srcs: Vec<_> = out
             .mounts()
             .iter()

@@ -42,7 +42,7 @@ mod pools;
 mod world;
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -55,23 +55,26 @@ use world::{model, World};
 /// The known cases of the issue, run first, whatever the seed.
 fn fixed_cases(world: &mut World) -> Vec<Case> {
     let root: OsString = world.sb.root.clone().into();
-    let case = |args: Vec<OsString>, cwd: Cwd, env: Vec<(OsString, OsString)>, expect_ok: bool| {
-        let sub = args[2].to_string_lossy().into_owned();
+    // Each case is `rcrun --root <root> <rest...>` run from `cwd` with `env`.
+    let case = |rest: &[&OsStr], cwd: Cwd, env: Vec<(OsString, OsString)>, expect_ok: bool| {
+        let mut args = vec![OsString::from("--root"), root.clone()];
+        args.extend(rest.iter().map(|x| x.to_os_string()));
         let mut inv = Invocation::new(args);
         inv.cwd = cwd;
         inv.env = env;
         inv.timeout = Duration::from_secs(5);
         Case {
             inv,
-            sub,
+            sub: rest[0].to_string_lossy().into_owned(),
             used: Vec::new(),
             one_line: true,
             may_block: false,
             expect_ok,
         }
     };
-    let a = |v: &[&OsString]| -> Vec<OsString> { v.iter().map(|x| (*x).clone()).collect() };
-    let s = |x: &str| OsString::from(x);
+    fn s(x: &str) -> &OsStr {
+        OsStr::new(x)
+    }
     let (f1, f2, f3) = (
         world.sb.fresh("k"),
         world.sb.fresh("k"),
@@ -83,74 +86,57 @@ fn fixed_cases(world: &mut World) -> Vec<Case> {
         &proc_json,
         r#"{"user":{"uid":0,"gid":0},"args":["true"],"cwd":"/","env":["PATH=/bin","A\u0000B=1"]}"#,
     );
+    let (term, quick, live) = (
+        world.term.as_os_str(),
+        world.quick.as_os_str(),
+        world.live.as_os_str(),
+    );
+    let console = world.sb.console_socket.as_os_str();
     let w = Cwd::Dir(world.w.clone());
+    let interval = s("99999999999999999999s");
     vec![
         case(
-            a(&[
-                &s("--root"),
-                &root,
-                &s("events"),
-                &s("--interval"),
-                &s("99999999999999999999s"),
-                &s("live"),
-            ]),
+            &[s("events"), s("--interval"), interval, s("live")],
             w.clone(),
             vec![],
             false,
         ),
+        // a relative console socket, from a deleted cwd
         case(
-            a(&[
-                &s("--root"),
-                &root,
-                &s("create"),
-                &s("--bundle"),
-                &world.term.clone().into(),
-                &s("--console-socket"),
-                &s("console.sock"),
-                &s(&f1),
-            ]),
+            &[
+                s("create"),
+                s("--bundle"),
+                term,
+                s("--console-socket"),
+                s("console.sock"),
+                s(&f1),
+            ],
             Cwd::Deleted,
             vec![],
             false,
         ),
         case(
-            a(&[
-                &s("--root"),
-                &root,
-                &s("create"),
-                &s("--bundle"),
-                &world.quick.clone().into(),
-                &s(&f2),
-            ]),
+            &[s("create"), s("--bundle"), quick, s(&f2)],
             w.clone(),
-            vec![(s("FUZZ_BAD"), os(b"\xff\xfe"))],
+            vec![("FUZZ_BAD".into(), os(b"\xff\xfe"))],
             true,
         ),
         case(
-            a(&[
-                &s("--root"),
-                &root,
-                &s("create"),
-                &s("--bundle"),
-                &world.quick.clone().into(),
-                &s(&f3),
-            ]),
+            &[s("create"), s("--bundle"), quick, s(&f3)],
             w.clone(),
-            vec![(s("FUZZ_HUGE"), "x".repeat(100_000).into())],
+            vec![("FUZZ_HUGE".into(), "x".repeat(100_000).into())],
             true,
         ),
         // an absolute console socket, from a deleted cwd
         case(
-            a(&[
-                &s("--root"),
-                &root,
-                &s("create"),
-                &s("--bundle"),
-                &world.term.clone().into(),
-                &s("--console-socket"),
-                &world.sb.console_socket.clone().into(),
-                &s(&f4),
-            ]),
+            &[
+                s("create"),
+                s("--bundle"),
+                term,
+                s("--console-socket"),
+                console,
+                s(&f4),
+            ],
             Cwd::Deleted,
             vec![],
             false,
@@ -159,42 +145,20 @@ fn fixed_cases(world: &mut World) -> Vec<Case> {
         // must be refused (runc: the cgroup is not empty) or at least not
         // take the live container down when deleted
         case(
-            a(&[
-                &s("--root"),
-                &root,
-                &s("create"),
-                &s("--bundle"),
-                &world.live.clone().into(),
-                &s(&f5),
-            ]),
+            &[s("create"), s("--bundle"), live, s(&f5)],
             w.clone(),
             vec![],
             false,
         ),
         // exec's environment: an empty name, a NUL
         case(
-            a(&[
-                &s("--root"),
-                &root,
-                &s("exec"),
-                &s("--env"),
-                &s("=x"),
-                &s("live"),
-                &s("true"),
-            ]),
+            &[s("exec"), s("--env"), s("=x"), s("live"), s("true")],
             w.clone(),
             vec![],
             false,
         ),
         case(
-            a(&[
-                &s("--root"),
-                &root,
-                &s("exec"),
-                &s("--process"),
-                &proc_json.into(),
-                &s("live"),
-            ]),
+            &[s("exec"), s("--process"), proc_json.as_os_str(), s("live")],
             w,
             vec![],
             false,

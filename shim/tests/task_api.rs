@@ -172,6 +172,24 @@ impl Drop for Fixture {
     }
 }
 
+/// A request that names only the container, `by_id!(PauseRequest, "c1")`,
+/// or one of its processes, `by_id!(WaitRequest, "c1", "e1")`.
+macro_rules! by_id {
+    ($req:ident, $id:expr) => {
+        $req {
+            id: $id.into(),
+            ..Default::default()
+        }
+    };
+    ($req:ident, $id:expr, $exec:expr) => {
+        $req {
+            id: $id.into(),
+            exec_id: $exec.into(),
+            ..Default::default()
+        }
+    };
+}
+
 fn ctx() -> context::Context {
     context::with_duration(Duration::from_secs(20))
 }
@@ -204,37 +222,19 @@ fn exec_spec(args: &[&str]) -> MessageField<Any> {
 }
 
 async fn state(c: &TaskClient, id: &str, exec: &str) -> ttrpc::Result<StateResponse> {
-    c.state(
-        ctx(),
-        &StateRequest {
-            id: id.into(),
-            exec_id: exec.into(),
-            ..Default::default()
-        },
-    )
-    .await
+    c.state(ctx(), &by_id!(StateRequest, id, exec)).await
 }
 
 async fn wait(c: &TaskClient, id: &str, exec: &str) -> ttrpc::Result<WaitResponse> {
-    c.wait(
-        ctx(),
-        &WaitRequest {
-            id: id.into(),
-            exec_id: exec.into(),
-            ..Default::default()
-        },
-    )
-    .await
+    c.wait(ctx(), &by_id!(WaitRequest, id, exec)).await
 }
 
 async fn kill(c: &TaskClient, id: &str, exec: &str, sig: u32) -> ttrpc::Result<Empty> {
     c.kill(
         ctx(),
         &KillRequest {
-            id: id.into(),
-            exec_id: exec.into(),
             signal: sig,
-            ..Default::default()
+            ..by_id!(KillRequest, id, exec)
         },
     )
     .await
@@ -270,10 +270,7 @@ async fn task_api_end_to_end() {
     assert_eq!(code(state(&c, "nope", "").await), Code::NOT_FOUND);
     assert_eq!(code(kill(&c, "nope", "", 9).await), Code::NOT_FOUND);
     assert_eq!(code(wait(&c, "nope", "").await), Code::NOT_FOUND);
-    let del = DeleteRequest {
-        id: "nope".into(),
-        ..Default::default()
-    };
+    let del = by_id!(DeleteRequest, "nope");
     assert_eq!(code(c.delete(ctx(), &del).await), Code::NOT_FOUND);
     // A bad bundle leaves nothing behind and the id stays free.
     let bad = fx.dir.join("nobundle");
@@ -395,16 +392,7 @@ async fn task_api_end_to_end() {
         .or_else(|_| std::fs::read_to_string(md.join("memory.max")))
         .unwrap();
     assert_eq!(limit.trim(), (96u64 << 20).to_string());
-    let st = c
-        .stats(
-            ctx(),
-            &StatsRequest {
-                id: "c1".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let st = c.stats(ctx(), &by_id!(StatsRequest, "c1")).await.unwrap();
     let any = st.stats.unwrap();
     if any.type_url == "io.containerd.cgroups.v1.Metrics" {
         let m = V1Metrics::parse_from_bytes(&any.value).unwrap();
@@ -417,23 +405,11 @@ async fn task_api_end_to_end() {
         assert_eq!(m.memory.usage_limit, 96 << 20);
         assert!(m.cpu.usage_usec > 0);
     }
-    let pids = c
-        .pids(
-            ctx(),
-            &PidsRequest {
-                id: "c1".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let pids = c.pids(ctx(), &by_id!(PidsRequest, "c1")).await.unwrap();
     assert!(pids.processes.iter().any(|p| p.pid == r.pid));
 
     // Pause / resume.
-    let pause = PauseRequest {
-        id: "c1".into(),
-        ..Default::default()
-    };
+    let pause = by_id!(PauseRequest, "c1");
     c.pause(ctx(), &pause).await.unwrap();
     let s = state(&c, "c1", "").await.unwrap();
     assert_eq!(s.status.enum_value_or_default(), Status::PAUSED);
@@ -448,10 +424,7 @@ async fn task_api_end_to_end() {
         Code::FAILED_PRECONDITION
     );
     c.delete(ctx(), &dreq("e9")).await.unwrap();
-    let resume = ResumeRequest {
-        id: "c1".into(),
-        ..Default::default()
-    };
+    let resume = by_id!(ResumeRequest, "c1");
     c.resume(ctx(), &resume).await.unwrap();
 
     // Running: delete refused. Killed: 137, then NotFound for kill/update.
@@ -477,27 +450,11 @@ async fn task_api_end_to_end() {
     );
     c.create(ctx(), &create_req("c2", &b2)).await.unwrap();
     let t0 = std::time::Instant::now();
-    c.start(
-        ctx(),
-        &StartRequest {
-            id: "c2".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    c.start(ctx(), &by_id!(StartRequest, "c2")).await.unwrap();
     assert_eq!(wait(&c, "c2", "").await.unwrap().exit_status, 137);
     eprintln!("c2 OOM-killed {:?} after start", t0.elapsed());
     tokio::time::sleep(Duration::from_millis(200)).await;
-    c.delete(
-        ctx(),
-        &DeleteRequest {
-            id: "c2".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    c.delete(ctx(), &by_id!(DeleteRequest, "c2")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let got: Vec<(String, Any)> = events.lock().unwrap().clone();
@@ -524,15 +481,9 @@ async fn task_api_end_to_end() {
     assert_eq!(got[oom + 1].1.type_url, "containerd.events.TaskExit");
 
     // Shutdown: the shim exits and removes its socket.
-    c.shutdown(
-        ctx(),
-        &ShutdownRequest {
-            id: "c1".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    c.shutdown(ctx(), &by_id!(ShutdownRequest, "c1"))
+        .await
+        .unwrap();
     let mut child = fx.shim.take().unwrap();
     let mut exited = false;
     for _ in 0..100 {

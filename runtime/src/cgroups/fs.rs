@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::error::CgroupError;
 
@@ -126,6 +126,33 @@ pub(crate) fn read_flat_keyed_opt(
         Err(e) if e.is_not_found() => Ok(BTreeMap::new()),
         Err(e) => Err(e),
     }
+}
+
+/// Writes `<major>:<minor> <value>`, the line every per-device file takes.
+pub(crate) fn write_device(
+    dir: &Path,
+    file: &str,
+    (major, minor): (i64, i64),
+    value: impl std::fmt::Display,
+    field: &str,
+) -> Result<(), CgroupError> {
+    write(dir, file, &format!("{major}:{minor} {value}"), field)
+}
+
+/// The child cgroups of `dir`. A directory that vanished (container
+/// already removed, or a sub-cgroup deleted while we walk) has none.
+pub(crate) fn sub_cgroups(dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(CgroupError::io("read directory", dir, e)),
+    };
+    // Only directories are cgroups; file_type does not follow symlinks.
+    Ok(entries
+        .flatten()
+        .filter(|ent| ent.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .map(|ent| ent.path())
+        .collect())
 }
 
 pub(crate) fn exists(dir: &Path, file: &str) -> bool {

@@ -36,15 +36,8 @@ fn walk(dir: &Path, out: &mut Vec<i32>) -> Result<(), CgroupError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(CgroupError::io("read", procs, e)),
     }
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(CgroupError::io("read directory", dir, e)),
-    };
-    for ent in entries.flatten() {
-        if ent.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            walk(&ent.path(), out)?;
-        }
+    for sub in super::fs::sub_cgroups(dir)? {
+        walk(&sub, out)?;
     }
     Ok(())
 }

@@ -36,18 +36,9 @@ pub(crate) fn remove_dirs(created: &[PathBuf], own: &[&Path]) -> Result<(), Cgro
 }
 
 fn remove_children(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(CgroupError::io("read directory", dir, e)),
-    };
-    for ent in entries.flatten() {
-        // Only directories are cgroups; file_type does not follow symlinks.
-        if ent.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            let p = ent.path();
-            remove_children(&p, deadline)?;
-            rmdir_retry(&p, deadline)?;
-        }
+    for sub in super::fs::sub_cgroups(dir)? {
+        remove_children(&sub, deadline)?;
+        rmdir_retry(&sub, deadline)?;
     }
     Ok(())
 }

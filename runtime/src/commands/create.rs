@@ -6,8 +6,9 @@ use rcrun::container::{Container, CreateOptions};
 use rcrun::error::Result;
 use rcrun::state::Root;
 
+/// Where the bundle is and where the init's pid and pty go; shared with `run`.
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub struct BundleFlags {
     /// Path to the bundle (directory holding config.json)
     #[arg(short, long, default_value = ".")]
     pub bundle: PathBuf,
@@ -17,6 +18,13 @@ pub struct Args {
     /// File to write the init pid to
     #[arg(long)]
     pub pid_file: Option<PathBuf>,
+}
+
+/// How the init is set up; shared with `run`. A separate struct from
+/// [`BundleFlags`] because `run` lists `--no-subreaper` between the two,
+/// and clap orders help by declaration.
+#[derive(clap::Args, Debug)]
+pub struct SetupFlags {
     /// Do not use pivot_root (for rootfs on ramfs)
     #[arg(long)]
     pub no_pivot: bool,
@@ -26,28 +34,36 @@ pub struct Args {
     /// Pass N file descriptors after stdio to the container
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: i32,
+}
+
+/// The options both `create` and `run` hand to [`Container::create`].
+pub fn options(b: &BundleFlags, s: &SetupFlags, detach: bool, caller_exits: bool) -> CreateOptions {
+    CreateOptions {
+        bundle: b.bundle.clone(),
+        pid_file: b.pid_file.clone(),
+        console_socket: b.console_socket.clone(),
+        no_pivot: s.no_pivot,
+        no_new_keyring: s.no_new_keyring,
+        preserve_fds: s.preserve_fds,
+        detach,
+        stdio: Default::default(),
+        caller_exits,
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub bundle: BundleFlags,
+    #[command(flatten)]
+    pub setup: SetupFlags,
     /// Container id (letters, digits, '_', '+', '-', '.')
     pub container_id: String,
 }
 
-impl Args {
-    /// Options for the `create` command, which exits right after.
-    pub fn options(&self, detach: bool) -> CreateOptions {
-        CreateOptions {
-            bundle: self.bundle.clone(),
-            pid_file: self.pid_file.clone(),
-            console_socket: self.console_socket.clone(),
-            no_pivot: self.no_pivot,
-            no_new_keyring: self.no_new_keyring,
-            preserve_fds: self.preserve_fds,
-            detach,
-            stdio: Default::default(),
-            caller_exits: true,
-        }
-    }
-}
-
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
-    Container::create(root, &args.container_id, args.options(true))?;
+    // create exits right after; the init waits for `start`.
+    let opts = options(&args.bundle, &args.setup, true, true);
+    Container::create(root, &args.container_id, opts)?;
     Ok(0)
 }

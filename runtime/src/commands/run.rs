@@ -1,38 +1,24 @@
 //! `rcrun run`: create + start, then (unless --detach) wait for the
 //! container, relay signals, and exit with its status (128+N if killed).
 
-use std::path::PathBuf;
-
-use rcrun::container::{Container, CreateOptions};
+use rcrun::container::Container;
 use rcrun::error::Result;
 use rcrun::oom::OomWatcher;
 use rcrun::oom_account;
 use rcrun::process;
 use rcrun::state::Root;
 
+use super::create::{options, BundleFlags, SetupFlags};
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Path to the bundle (directory holding config.json)
-    #[arg(short, long, default_value = ".")]
-    pub bundle: PathBuf,
-    /// Unix socket that receives the pty master when process.terminal is true
-    #[arg(long)]
-    pub console_socket: Option<PathBuf>,
-    /// File to write the init pid to
-    #[arg(long)]
-    pub pid_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub bundle: BundleFlags,
     /// Do not become a subreaper (accepted for runc compatibility)
     #[arg(long)]
     pub no_subreaper: bool,
-    /// Do not use pivot_root (for rootfs on ramfs)
-    #[arg(long)]
-    pub no_pivot: bool,
-    /// Do not create a session keyring
-    #[arg(long)]
-    pub no_new_keyring: bool,
-    /// Pass N file descriptors after stdio to the container
-    #[arg(long, default_value_t = 0)]
-    pub preserve_fds: i32,
+    #[command(flatten)]
+    pub setup: SetupFlags,
     /// Keep the container's state and cgroup after it exits
     #[arg(long)]
     pub keep: bool,
@@ -50,18 +36,8 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         // exits: as subreaper we inherit the init and can wait for it.
         process::become_subreaper()?;
     }
-    let opts = CreateOptions {
-        bundle: args.bundle.clone(),
-        pid_file: args.pid_file.clone(),
-        console_socket: args.console_socket.clone(),
-        no_pivot: args.no_pivot,
-        no_new_keyring: args.no_new_keyring,
-        preserve_fds: args.preserve_fds,
-        detach: args.detach,
-        stdio: Default::default(),
-        // A detached run exits right after; a foreground one waits.
-        caller_exits: args.detach,
-    };
+    // A detached run exits right after; a foreground one waits.
+    let opts = options(&args.bundle, &args.setup, args.detach, args.detach);
     let mut c = Container::create(root, id, opts)?;
     // Watch before start: a process that OOMs in its first milliseconds
     // must still be seen.

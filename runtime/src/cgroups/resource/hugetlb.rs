@@ -1,12 +1,14 @@
 //! linux.resources.hugepageLimits: one limit per huge page size.
 
 use std::fs;
+use std::path::Path;
 
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxHugepageLimit, LinuxResources};
 
 use super::{asked_if, by_version, Placement, Resource, R};
 use crate::cgroups::controller::Targets;
 use crate::cgroups::error::CgroupError;
+use crate::cgroups::fs as cgfs;
 use crate::cgroups::stats::Stats;
 use crate::cgroups::{v1, v2};
 
@@ -135,4 +137,31 @@ pub(crate) fn valid_page_size(s: &str) -> bool {
         return false;
     };
     !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Writes each limit to `hugetlb.<size>.<suffix>` and, where the kernel
+/// accounts reservations separately (5.7+), to `hugetlb.<size>.rsvd.<suffix>`
+/// too, so that a reserved-but-unfaulted mapping cannot bypass the limit.
+/// v1 and v2 differ only in the suffix and in how they spell "no limit".
+pub(crate) fn write_limits(
+    dir: &Path,
+    limits: &[LinuxHugepageLimit],
+    suffix: &str,
+    value: fn(i64) -> String,
+) -> Result<(), CgroupError> {
+    for (i, l) in limits.iter().enumerate() {
+        let size = l.page_size();
+        let file = format!("hugetlb.{size}.{suffix}");
+        if !cgfs::exists(dir, &file) {
+            return Err(size_missing(i, size, &file));
+        }
+        let field = f(i, "limit");
+        let v = value(l.limit());
+        cgfs::write(dir, &file, &v, &field)?;
+        let rsvd = format!("hugetlb.{size}.rsvd.{suffix}");
+        if cgfs::exists(dir, &rsvd) {
+            cgfs::write(dir, &rsvd, &v, &field)?;
+        }
+    }
+    Ok(())
 }

@@ -48,21 +48,12 @@ pub(crate) fn apply(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
                 Some(_) => "blkio.weight_device",
                 None => return Err(no_weight(&format!("weightDevice[{i}]"))),
             };
-            fs::write(
-                dir,
-                file,
-                &format!("{}:{} {w}", d.major(), d.minor()),
-                &field,
-            )?;
+            fs::write_device(dir, file, (d.major(), d.minor()), w, &field)?;
         }
         if let Some(w) = d.leaf_weight().filter(|&w| w != 0) {
-            let line = format!("{}:{} {w}", d.major(), d.minor());
-            fs::write(
-                dir,
-                "blkio.leaf_weight_device",
-                &line,
-                &format!("{field}.leafWeight"),
-            )?;
+            let file = "blkio.leaf_weight_device";
+            let leaf_field = format!("{field}.leafWeight");
+            fs::write_device(dir, file, (d.major(), d.minor()), w, &leaf_field)?;
         }
     }
     for (name, file, list) in [
@@ -89,8 +80,8 @@ pub(crate) fn apply(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
     ] {
         for (i, d) in list.iter().flatten().enumerate() {
             // A rate of 0 removes the device's limit.
-            let line = format!("{}:{} {}", d.major(), d.minor(), d.rate());
-            fs::write(dir, file, &line, &format!("{F}.{name}[{i}]"))?;
+            let field = format!("{F}.{name}[{i}]");
+            fs::write_device(dir, file, (d.major(), d.minor()), d.rate(), &field)?;
         }
     }
     Ok(())

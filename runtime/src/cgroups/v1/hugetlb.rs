@@ -6,26 +6,10 @@ use oci_spec::runtime::LinuxHugepageLimit;
 
 use crate::cgroups::error::CgroupError;
 use crate::cgroups::fs;
-use crate::cgroups::resource::hugetlb::{host_hugepage_sizes, size_missing};
+use crate::cgroups::resource::hugetlb::{host_hugepage_sizes, write_limits};
 
 pub(crate) fn apply(dir: &Path, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
-    for (i, l) in limits.iter().enumerate() {
-        let size = l.page_size();
-        let file = format!("hugetlb.{size}.limit_in_bytes");
-        if !fs::exists(dir, &file) {
-            return Err(size_missing(i, size, &file));
-        }
-        let field = format!("linux.resources.hugepageLimits[{i}].limit");
-        let v = l.limit().to_string();
-        fs::write(dir, &file, &v, &field)?;
-        // Reservations are accounted separately since 5.7; limit them too so
-        // that a reserved-but-unfaulted mapping cannot bypass the limit.
-        let rsvd = format!("hugetlb.{size}.rsvd.limit_in_bytes");
-        if fs::exists(dir, &rsvd) {
-            fs::write(dir, &rsvd, &v, &field)?;
-        }
-    }
-    Ok(())
+    write_limits(dir, limits, "limit_in_bytes", |v| v.to_string())
 }
 
 pub(crate) fn stats(

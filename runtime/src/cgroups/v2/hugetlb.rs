@@ -7,24 +7,10 @@ use oci_spec::runtime::LinuxHugepageLimit;
 
 use crate::cgroups::error::CgroupError;
 use crate::cgroups::fs;
-use crate::cgroups::resource::hugetlb::{host_hugepage_sizes, size_missing};
+use crate::cgroups::resource::hugetlb::{host_hugepage_sizes, write_limits};
 
 pub(crate) fn apply(dir: &Path, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
-    for (i, l) in limits.iter().enumerate() {
-        let size = l.page_size();
-        let file = format!("hugetlb.{size}.max");
-        if !fs::exists(dir, &file) {
-            return Err(size_missing(i, size, &file));
-        }
-        let v = fs::v2_limit(l.limit());
-        let field = format!("linux.resources.hugepageLimits[{i}].limit");
-        fs::write(dir, &file, &v, &field)?;
-        let rsvd = format!("hugetlb.{size}.rsvd.max");
-        if fs::exists(dir, &rsvd) {
-            fs::write(dir, &rsvd, &v, &field)?;
-        }
-    }
-    Ok(())
+    write_limits(dir, limits, "max", fs::v2_limit)
 }
 
 /// v2 has no max usage; failures are the "max" count of hugetlb.<size>.events.

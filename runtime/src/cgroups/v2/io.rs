@@ -51,12 +51,7 @@ pub(crate) fn apply(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
             } else {
                 return Err(none(field));
             };
-            fs::write(
-                dir,
-                file,
-                &format!("{}:{} {w}", d.major(), d.minor()),
-                &field,
-            )?;
+            fs::write_device(dir, file, (d.major(), d.minor()), w, &field)?;
         }
     }
     for (name, key, list) in [
@@ -88,8 +83,9 @@ pub(crate) fn apply(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
             } else {
                 d.rate().to_string()
             };
-            let line = format!("{}:{} {key}={rate}", d.major(), d.minor());
-            fs::write(dir, "io.max", &line, &format!("{F}.{name}[{i}]"))?;
+            let field = format!("{F}.{name}[{i}]");
+            let value = format!("{key}={rate}");
+            fs::write_device(dir, "io.max", (d.major(), d.minor()), value, &field)?;
         }
     }
     Ok(())
