@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use crate::cgroups::CgroupError;
+use crate::state::Status;
+pub use crate::state_error::{refusal, Action, StateError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -13,16 +15,23 @@ pub enum Error {
     Exists(String),
     #[error("invalid container id {0:?}: {1}")]
     InvalidId(String, &'static str),
-    /// The spec (or a flag standing for a spec field) is at fault. Being
-    /// replaced by [`Error::InvalidSpec`]; the same meaning for callers that
-    /// map errors (the shim: INVALID_ARGUMENT).
-    #[error("{0}")]
-    Spec(String),
-    /// A spec value refused, typed: the field, its value and why.
+    /// A spec value (or a flag standing for a spec field) refused, typed:
+    /// the field, its value and why.
     #[error(transparent)]
     InvalidSpec(#[from] SpecError),
-    #[error("{0}")]
-    State(String),
+    /// `spec` would overwrite a config.json (runc's wording).
+    #[error("File {} exists. Remove it first", .0.display())]
+    FileExists(PathBuf),
+    /// The container is not in a status that allows `action`.
+    #[error("{}", refusal(.id, *.status, .action))]
+    WrongStatus {
+        id: String,
+        status: Status,
+        action: Action,
+    },
+    /// The state directory or its lock is not usable.
+    #[error(transparent)]
+    State(#[from] StateError),
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
     #[error("{path}: {source}")]
@@ -31,10 +40,36 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A system call of rcrun's own failed.
+    #[error("{what}: {source}")]
+    Os {
+        what: String,
+        #[source]
+        source: nix::Error,
+    },
+    /// Encoding a document (state, list, features) as JSON failed.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// Valid, but this host, kernel or rcrun cannot do it.
+    #[error("{what}: {reason}")]
+    Unsupported { what: String, reason: String },
+    /// The container's init reported a failure of its own (the text it sent
+    /// over the init channel, libcontainer's prefixes trimmed).
+    #[error("container init: {0}")]
+    Init(String),
+    /// Something rcrun relies on did not hold (a process that will not die,
+    /// libcontainer returning no pid, an init channel closed early); the
+    /// message says what. No user input and no OS error to keep.
     #[error("{0}")]
-    Container(String),
-    #[error("{0}")]
-    Unsupported(String),
+    Internal(String),
+    /// libcontainer's own checks refused the spec (`field` when known); the
+    /// message walks the error chain, the error stays the source.
+    #[error("{}{}", field.map(|f| format!("{f}: ")).unwrap_or_default(), describe_chain(source.as_ref()))]
+    SpecRejected {
+        field: Option<&'static str>,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// libcontainer failed while starting or driving the container. The
     /// message flattens the error chain (libcontainer's outer errors often
     /// say only "invalid input"); the error itself stays the source.
@@ -122,11 +157,20 @@ impl Error {
         match self {
             Error::NotExist(_) => Kind::NotFound,
             Error::Exists(_) => Kind::AlreadyExists,
-            Error::InvalidId(..) | Error::Spec(_) | Error::InvalidSpec(_) => Kind::InvalidInput,
-            Error::Unsupported(_) => Kind::Unsupported,
-            Error::State(_) => Kind::FailedPrecondition,
+            Error::InvalidId(..)
+            | Error::InvalidSpec(_)
+            | Error::SpecRejected { .. }
+            | Error::FileExists(_) => Kind::InvalidInput,
+            Error::Unsupported { .. } => Kind::Unsupported,
+            Error::WrongStatus { .. } => Kind::FailedPrecondition,
+            Error::State(e) => e.kind(),
             Error::Cgroup(e) => e.kind(),
-            Error::Io { .. } | Error::Container(_) | Error::Launch { .. } => Kind::Internal,
+            Error::Io { .. }
+            | Error::Os { .. }
+            | Error::Json(_)
+            | Error::Init(_)
+            | Error::Internal(_)
+            | Error::Launch { .. } => Kind::Internal,
         }
     }
 
@@ -138,6 +182,21 @@ impl Error {
         Error::Launch {
             what: what.into(),
             source: Box::new(source),
+        }
+    }
+
+    /// A failed system call of rcrun's own.
+    pub fn os(what: impl Into<String>, source: nix::Error) -> Self {
+        Error::Os {
+            what: what.into(),
+            source,
+        }
+    }
+
+    pub fn unsupported(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Unsupported {
+            what: what.into(),
+            reason: reason.into(),
         }
     }
 

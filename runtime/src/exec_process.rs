@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Capability, LinuxCapabilities, Process, Spec};
 
-use crate::error::{one_line, Error, Result};
+use crate::error::{Error, Result, SpecError, StateError};
 use crate::spec_validate;
 
 /// What `rcrun exec` lets the caller change (runc's flags).
@@ -32,11 +32,17 @@ pub struct Overrides {
     pub apparmor: Option<String>,
 }
 
+/// exec with neither a command nor `--process`.
+pub fn no_command() -> SpecError {
+    SpecError::field("exec", "no command given (args or --process)")
+}
+
 /// The container's spec as rcrun saved it at create (`<state>/config.json`).
 pub fn container_spec(state_dir: &Path) -> Result<Spec> {
     let path = state_dir.join("config.json");
     let data = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-    crate::spec::parse(&data).map_err(|m| Error::State(format!("{}: {m}", path.display())))
+    crate::spec::parse(&data)
+        .map_err(|reason| Error::State(StateError::CorruptSpec { path, reason }))
 }
 
 /// The container's process with `o` applied.
@@ -44,11 +50,9 @@ pub fn from_container(spec: &Spec, o: Overrides) -> Result<Process> {
     let mut p = spec
         .process()
         .clone()
-        .ok_or_else(|| Error::State("the container's spec has no process".into()))?;
+        .ok_or(Error::State(StateError::NoProcess))?;
     if o.args.is_empty() {
-        return Err(Error::Spec(
-            "exec: no command given (args or --process)".into(),
-        ));
+        return Err(no_command().into());
     }
     p.set_args(Some(o.args));
     if let Some(cwd) = o.cwd {
@@ -89,7 +93,7 @@ pub fn from_container(spec: &Spec, o: Overrides) -> Result<Process> {
     if let Some(profile) = o.apparmor {
         p.set_apparmor_profile(Some(profile));
     }
-    spec_validate::check_process(&p, "exec").map_err(|m| Error::Spec(one_line(&m)))?;
+    spec_validate::check_process(&p, "exec").map_err(|m| SpecError::from_message(&m))?;
     Ok(p)
 }
 
@@ -98,13 +102,13 @@ pub fn from_container(spec: &Spec, o: Overrides) -> Result<Process> {
 pub fn parse(data: &[u8], field: &str) -> Result<Process> {
     let mut de = serde_json::Deserializer::from_slice(data);
     let p: Process = serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| Error::Spec(one_line(&format!("{field}: {}: {}", e.path(), e.inner()))))?;
+        .map_err(|e| SpecError::field(field, format!("{}: {}", e.path(), e.inner())))?;
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
-        return Err(Error::Spec(format!(
-            "{field}: args: must name a program (is empty)"
-        )));
+        return Err(
+            SpecError::field(format!("{field}: args"), "must name a program (is empty)").into(),
+        );
     }
-    spec_validate::check_process(&p, field).map_err(|m| Error::Spec(one_line(&m)))?;
+    spec_validate::check_process(&p, field).map_err(|m| SpecError::from_message(&m))?;
     Ok(p)
 }
 
@@ -121,7 +125,7 @@ fn add_caps(caps: &mut LinuxCapabilities, names: &[String]) -> Result<()> {
             format!("CAP_{upper}")
         };
         let cap: Capability = serde_json::from_value(serde_json::Value::String(full))
-            .map_err(|_| Error::Spec(format!("--cap: {name:?} is not a capability")))?;
+            .map_err(|_| SpecError::new("--cap", format!("{name:?}"), "is not a capability"))?;
         bounding.insert(cap);
         effective.insert(cap);
         permitted.insert(cap);

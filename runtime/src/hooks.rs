@@ -27,13 +27,7 @@ pub fn run_create_hooks(hooks: &Hooks, state: &State, pid: i32) -> Result<()> {
         for (i, h) in list.iter().flatten().enumerate() {
             let one = vec![h.clone()];
             libcontainer::hooks::run_hooks(Some(&one), Some(state), None, init_pid, None).map_err(
-                |e| {
-                    Error::Container(format!(
-                        "{phase} hook {i} ({}): {}",
-                        h.path().display(),
-                        describe_chain(&e)
-                    ))
-                },
+                |e| Error::launch(format!("{phase} hook {i} ({})", h.path().display()), e),
             )?;
         }
     }

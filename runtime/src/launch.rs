@@ -102,8 +102,8 @@ fn spawn_and_wait(
         (Layout::V2, Some(d)) => fs::File::open(&d.path).ok().map(OwnedFd::from),
         _ => None,
     };
-    let (go_rd, go_wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| Error::Container(format!("pipe: {e}")))?;
+    let (go_rd, go_wr) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::os("pipe", e))?;
     finish_warm_up();
 
     let mut flags: u64 = 0;
@@ -123,7 +123,7 @@ fn spawn_and_wait(
         None => match clone3(flags, None) {
             Ok(0) => child(init, p, Some(go_rd), go_wr, inherited),
             Ok(pid) => (pid, false),
-            Err(e) => return Err(Error::Container(format!("clone3: {e}"))),
+            Err(e) => return Err(Error::os("clone3", e)),
         },
     };
     drop(go_rd);

@@ -5,13 +5,15 @@
 
 use oci_spec::runtime::Spec;
 
-use crate::error::{describe_chain, Error, Result};
+use crate::error::{Error, Result, SpecError};
 
 /// The spec checks libcontainer's init builder makes before anything
 /// exists, plus an AppArmor profile on a host without AppArmor.
 pub fn validate(spec: &Spec) -> Result<()> {
-    libcontainer::validator::Validator::validate_spec(spec)
-        .map_err(|e| Error::Spec(describe_chain(&e)))?;
+    libcontainer::validator::Validator::validate_spec(spec).map_err(|e| Error::SpecRejected {
+        field: None,
+        source: Box::new(e),
+    })?;
     if let Some(profile) = spec
         .process()
         .as_ref()
@@ -19,9 +21,12 @@ pub fn validate(spec: &Spec) -> Result<()> {
     {
         let enabled = libcontainer::apparmor::is_enabled().unwrap_or(false);
         if !enabled {
-            return Err(Error::Spec(format!(
-                "process.apparmorProfile {profile:?}: AppArmor is not enabled on this host"
-            )));
+            return Err(SpecError::new(
+                "process.apparmorProfile",
+                format!("{profile:?}"),
+                ": AppArmor is not enabled on this host",
+            )
+            .into());
         }
     }
     // The spec wants the full path inside the container; a relative one
@@ -29,15 +34,19 @@ pub fn validate(spec: &Spec) -> Result<()> {
     let devices = spec.linux().as_ref().and_then(|l| l.devices().as_ref());
     for (i, d) in devices.into_iter().flatten().enumerate() {
         if !d.path().is_absolute() {
-            return Err(Error::Spec(format!(
-                "linux.devices[{i}].path: {:?} is not an absolute path",
-                d.path()
-            )));
+            return Err(SpecError::new(
+                format!("linux.devices[{i}].path"),
+                format!("{:?}", d.path()),
+                "is not an absolute path",
+            )
+            .into());
         }
     }
     if let Some(mounts) = spec.mounts() {
-        libcontainer::utils::validate_mount_options(mounts)
-            .map_err(|e| Error::Spec(format!("mounts: {}", describe_chain(&e))))?;
+        libcontainer::utils::validate_mount_options(mounts).map_err(|e| Error::SpecRejected {
+            field: Some("mounts"),
+            source: Box::new(e),
+        })?;
     }
     Ok(())
 }
@@ -51,15 +60,19 @@ pub fn check_terminal(spec: &Spec, detach: bool, has_socket: bool) -> Result<()>
         .unwrap_or(false);
     let needed = detach && terminal;
     if needed && !has_socket {
-        return Err(Error::Spec(
-            "process.terminal is true: a detached container needs --console-socket".into(),
-        ));
+        return Err(SpecError::new(
+            "process.terminal",
+            "true",
+            ": a detached container needs --console-socket",
+        )
+        .into());
     }
     if !needed && has_socket {
-        return Err(Error::Spec(
-            "--console-socket is only used with process.terminal true and a detached container"
-                .into(),
-        ));
+        return Err(SpecError::field(
+            "--console-socket",
+            "is only used with process.terminal true and a detached container",
+        )
+        .into());
     }
     Ok(())
 }

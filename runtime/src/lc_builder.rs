@@ -12,11 +12,11 @@ use libcontainer::syscall::syscall::SyscallType;
 use libcontainer::workload::Executor;
 
 use crate::cgroups::{self, CgroupSet, Hierarchies, Layout};
-use crate::error::{describe_chain, Error, Result};
+use crate::error::{Error, Result};
 use crate::launch::Handoff;
 
 fn lc_error(context: &str, e: libcontainer::error::LibcontainerError) -> Error {
-    Error::Container(format!("{context}: {}", describe_chain(&e)))
+    Error::launch(context, e)
 }
 
 /// The container's stdio; None = inherit ours (the CLI's behaviour).
@@ -82,7 +82,7 @@ pub fn create(c: Common, state_dir: &Path, no_pivot: bool, move_back: bool) -> R
     })?;
     Ok(container
         .pid()
-        .ok_or_else(|| Error::Container("create: libcontainer returned no init pid".into()))?
+        .ok_or_else(|| Error::Internal("create: libcontainer returned no init pid".into()))?
         .as_raw())
 }
 
@@ -154,7 +154,7 @@ pub fn libcontainer_cgroups(h: &Hierarchies, cg: &CgroupSet) -> Result<(PathBuf,
     };
     if cg.layout == Layout::V2 {
         let path = cg.v2_relative_path(h).ok_or_else(|| {
-            Error::Container("cgroup v2 directory of the container not found".into())
+            Error::Internal("cgroup v2 directory of the container not found".into())
         })?;
         return Ok((path, subset(Vec::new())));
     }

@@ -28,11 +28,11 @@ use libcontainer::syscall::syscall::SyscallType;
 use nix::unistd::Pid;
 use oci_spec::runtime::{Hooks, Spec};
 
-use crate::error::{describe_chain, Error, Result};
+use crate::error::{describe_chain, Error, Result, SpecError};
 use crate::launch::Params;
 
-pub(crate) fn lc_err(what: &str, e: impl std::error::Error + 'static) -> Error {
-    Error::Container(format!("{what}: {}", describe_chain(&e)))
+pub(crate) fn lc_err(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::launch(what, e)
 }
 
 /// The container's init, between `prepare` and its readiness.
@@ -72,7 +72,7 @@ impl Init {
         let process = spec
             .process()
             .clone()
-            .ok_or_else(|| Error::Spec("process: missing".into()))?;
+            .ok_or_else(|| SpecError::field("process", "missing"))?;
         let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
         let (process, executor) = crate::seccomp_late::prepare(&process, seccomp.as_ref());
         let mut spec = crate::seccomp_late::strip(&spec, process);
@@ -180,7 +180,7 @@ impl Init {
     /// the runtime's namespaces), then waits until the init is ready for
     /// `start`. `pid` is the init's.
     pub fn wait_ready(&mut self, pid: i32) -> Result<()> {
-        let closed = || Error::Container("init channel closed".into());
+        let closed = || Error::Internal("init channel closed".into());
         if let Some(hooks) = &self.hooks {
             let receiver = self.ends.main_receiver.as_mut().ok_or_else(closed)?;
             receiver
@@ -212,7 +212,7 @@ fn init_error(chain: &str) -> Error {
     let msg = chain
         .trim_start_matches("exec process failed with error ")
         .trim_start_matches("error in executing process : ");
-    Error::Container(format!("container init: {msg}"))
+    Error::Init(msg.to_string())
 }
 
 /// Something with libcontainer's `close(self)` (its channel ends are raw

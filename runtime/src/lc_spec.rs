@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{Hook, LinuxDeviceCgroupBuilder, LinuxResourcesBuilder, Mount, Spec};
 
 use crate::cgroup_mounts::CgroupView;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SpecError};
 
 /// `spec` as libcontainer must see it. `bundle` is the (absolute) bundle
 /// directory, `rootfs` the absolute rootfs.
@@ -89,7 +89,7 @@ fn device_rules(spec: &Spec) -> Result<oci_spec::runtime::LinuxResources> {
         .allow(false)
         .access("rwm")
         .build()
-        .map_err(|e| Error::Spec(format!("linux.resources.devices: {e}")))?;
+        .map_err(|e| SpecError::field("linux.resources.devices", e.to_string()))?;
     let mut rules = vec![deny_all];
     if let Some(user) = spec
         .linux()
@@ -102,7 +102,7 @@ fn device_rules(spec: &Spec) -> Result<oci_spec::runtime::LinuxResources> {
     LinuxResourcesBuilder::default()
         .devices(rules)
         .build()
-        .map_err(|e| Error::Spec(format!("linux.resources.devices: {e}")))
+        .map_err(|e| Error::from(SpecError::field("linux.resources.devices", e.to_string())))
 }
 
 pub(crate) fn is_bind(m: &Mount) -> bool {

@@ -32,6 +32,7 @@ pub mod spec;
 pub mod spec_checks;
 pub mod spec_validate;
 pub mod state;
+pub mod state_error;
 #[cfg(test)]
 mod test_skip;
 pub mod units;

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StateError};
 
 pub const LOCK_FILE: &str = "lock";
 /// Where `create` makes the lock file before renaming it to [`LOCK_FILE`].
@@ -63,11 +63,7 @@ impl ContainerLock {
 pub fn create_and_lock(dir: &Path, id: &str) -> Result<ContainerLock> {
     let tmp = dir.join(LOCK_TMP);
     let path = dir.join(LOCK_FILE);
-    let gone = || {
-        Error::State(format!(
-            "container {id}: state directory removed while being created (by a delete --force of the same id)"
-        ))
-    };
+    let gone = || Error::State(StateError::RemovedWhileCreating { id: id.to_string() });
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -83,10 +79,10 @@ pub fn create_and_lock(dir: &Path, id: &str) -> Result<ContainerLock> {
         Ok(true) => {}
         // Nobody else opens the temporary name.
         Ok(false) => {
-            return Err(Error::State(format!(
-                "container {id}: {} is locked",
-                tmp.display()
-            )))
+            return Err(Error::State(StateError::Locked {
+                id: id.to_string(),
+                path: tmp.clone(),
+            }))
         }
         Err(e) => return Err(Error::io(&tmp, e)),
     }
@@ -163,10 +159,11 @@ fn lock_existing_within(dir: &Path, id: &str, wait: Duration) -> Result<Locked> 
                 let holder = holder_pid(&file)
                     .map(|p| format!(" (held by pid {p})"))
                     .unwrap_or_default();
-                return Err(Error::State(format!(
-                    "container {id} is busy: another rcrun operation holds its lock{holder} for over {}s",
-                    wait.as_secs()
-                )));
+                return Err(Error::State(StateError::Busy {
+                    id: id.to_string(),
+                    holder,
+                    secs: wait.as_secs(),
+                }));
             }
             std::thread::sleep(sleep.min(deadline - now));
             sleep = (sleep * 2).min(Duration::from_millis(20));

@@ -119,17 +119,19 @@ fn drop_non_utf8_env() {
 
 fn dispatch(cli: &Cli) -> rcrun::error::Result<i32> {
     if cli.systemd_cgroup {
-        return Err(rcrun::error::Error::Unsupported(
-            "--systemd-cgroup: the systemd cgroup driver is not supported; rcrun manages cgroupfs directly (use cgroupfs in docker/containerd)".into(),
+        return Err(rcrun::error::Error::unsupported(
+            "--systemd-cgroup",
+            "the systemd cgroup driver is not supported; rcrun manages cgroupfs directly (use cgroupfs in docker/containerd)",
         ));
     }
     // Absolute now: create leaves a deleted cwd for "/" (libcontainer needs
     // a cwd), and a relative root must not follow it there.
     let root_path = match &cli.root {
         Some(p) => Some(std::path::absolute(p).map_err(|e| {
-            rcrun::error::Error::Spec(format!(
-                "--root: {}: cannot be resolved against the current directory: {e}",
-                p.display()
+            rcrun::error::Error::from(rcrun::error::SpecError::new(
+                "--root",
+                p.display().to_string(),
+                format!(": cannot be resolved against the current directory: {e}"),
             ))
         })?),
         None => None,

@@ -16,7 +16,7 @@ use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
 use crate::cgroups::CgroupSet;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SpecError};
 
 enum Source {
     V1 { efd: EventFd, _control: File },
@@ -41,21 +41,19 @@ impl OomWatcher {
     pub fn new(cg: &CgroupSet) -> Result<OomWatcher> {
         let dir = cg
             .memory_dir()
-            .ok_or_else(|| {
-                Error::Unsupported("no memory cgroup: OOM kills cannot be watched".into())
-            })?
+            .ok_or_else(|| Error::unsupported("no memory cgroup", "OOM kills cannot be watched"))?
             .to_path_buf();
         let v2 = dir.join("memory.events").exists();
         let source = if v2 {
             let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
-                .map_err(|e| Error::Container(format!("inotify_init: {e}")))?;
+                .map_err(|e| Error::os("inotify_init", e))?;
             inotify
                 .add_watch(&dir.join("memory.events"), AddWatchFlags::IN_MODIFY)
                 .map_err(|e| Error::io(dir.join("memory.events"), e.into()))?;
             Source::V2 { inotify }
         } else {
             let efd = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
-                .map_err(|e| Error::Container(format!("eventfd: {e}")))?;
+                .map_err(|e| Error::os("eventfd", e))?;
             let control_path = dir.join("memory.oom_control");
             let control = File::open(&control_path).map_err(|e| Error::io(&control_path, e))?;
             let reg = format!("{} {}", efd.as_fd().as_raw_fd(), control.as_raw_fd());
@@ -167,7 +165,12 @@ pub fn init_oom_killed_at_start(spec: &oci_spec::runtime::Spec, cg: &CgroupSet) 
         .and_then(|m| m.limit())
         .map(|l| l.to_string())
         .unwrap_or_else(|| "(inherited)".into());
-    Some(Error::Spec(format!(
-        "linux.resources.memory.limit: {limit} is too low: the container's init was OOM-killed while it was being set up, before the program ran"
-    )))
+    Some(
+        SpecError::new(
+            "linux.resources.memory.limit",
+            limit,
+            "is too low: the container's init was OOM-killed while it was being set up, before the program ran",
+        )
+        .into(),
+    )
 }

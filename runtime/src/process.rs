@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 /// waited for.
 pub fn become_subreaper() -> Result<()> {
     nix::sys::prctl::set_child_subreaper(true)
-        .map_err(|e| Error::Container(format!("prctl(PR_SET_CHILD_SUBREAPER): {e}")))
+        .map_err(|e| Error::os("prctl(PR_SET_CHILD_SUBREAPER)", e))
 }
 
 const FORWARDED: &[Signal] = &[
@@ -53,7 +53,7 @@ pub fn wait_forwarding_signals(pid: i32) -> Result<i32> {
         set.add(*s);
     }
     set.thread_block()
-        .map_err(|e| Error::Container(format!("sigprocmask: {e}")))?;
+        .map_err(|e| Error::os("sigprocmask", e))?;
     loop {
         // Reap everything that has ended; other children (re-parented
         // grandchildren) are reaped and ignored.
@@ -68,12 +68,12 @@ pub fn wait_forwarding_signals(pid: i32) -> Result<i32> {
                     }
                 }
                 Err(Errno::ECHILD) => {
-                    return Err(Error::Container(format!(
+                    return Err(Error::Internal(format!(
                         "process {pid} is not a child of rcrun; cannot wait for it"
                     )))
                 }
                 Err(Errno::EINTR) => continue,
-                Err(e) => return Err(Error::Container(format!("waitpid: {e}"))),
+                Err(e) => return Err(Error::os("waitpid", e)),
             }
         }
         match set.wait() {
@@ -82,7 +82,7 @@ pub fn wait_forwarding_signals(pid: i32) -> Result<i32> {
                 let _ = kill(target, sig);
             }
             Err(Errno::EINTR) => {}
-            Err(e) => return Err(Error::Container(format!("sigwait: {e}"))),
+            Err(e) => return Err(Error::os("sigwait", e)),
         }
     }
 }

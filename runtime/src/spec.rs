@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 
-use crate::error::{one_line, Error, Result, SpecError};
+use crate::error::{one_line, Result, SpecError};
 use crate::rootfs_path::Root;
 use crate::{spec_checks, spec_validate};
 
@@ -19,18 +19,16 @@ pub struct Bundle {
 /// Reads `<bundle>/config.json`; every rejection names the field and value.
 pub fn load_bundle(bundle: &Path) -> Result<Bundle> {
     let dir = fs::canonicalize(bundle)
-        .map_err(|e| Error::Spec(format!("bundle {}: {e}", bundle.display())))?;
+        .map_err(|e| SpecError::field(format!("bundle {}", bundle.display()), e.to_string()))?;
     let path = dir.join("config.json");
     let data = fs::read(&path).map_err(|e| {
-        Error::Spec(match e.kind() {
-            std::io::ErrorKind::NotFound => format!(
-                "{}: no such file: the bundle directory must hold config.json (`rcrun spec` writes a default one)",
-                path.display()
-            ),
-            _ => format!("{}: {e}", path.display()),
-        })
+        let field = path.display().to_string();
+        match e.kind() {
+            std::io::ErrorKind::NotFound => SpecError::field(field, "no such file: the bundle directory must hold config.json (`rcrun spec` writes a default one)"),
+            _ => SpecError::field(field, e.to_string()),
+        }
     })?;
-    let spec = parse(&data).map_err(|msg| Error::Spec(format!("{}: {msg}", path.display())))?;
+    let spec = parse(&data).map_err(|msg| SpecError::field(path.display().to_string(), msg))?;
     let rootfs = check(&spec, &dir)?;
     let root = Root::open(&rootfs)
         .map_err(|e| SpecError::new("root.path", rootfs.display().to_string(), format!(": {e}")))?;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cgroups::CgroupSet;
 use crate::crashpoint;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StateError};
 use crate::lock::{self, ContainerLock, Locked};
 
 pub const DEFAULT_ROOT: &str = "/run/rcrun";
@@ -223,20 +223,25 @@ impl Root {
         };
         serde_json::from_slice(&data).map_err(|e| {
             if written_by_runc(&data) {
-                Error::State(format!(
-                    "container \"{id}\": {} is runc's state, not rcrun's (the root is shared with runc: use runc for this container)",
-                    path.display()
-                ))
+                Error::State(StateError::NotOurs {
+                    id: id.to_string(),
+                    path: path.clone(),
+                })
             } else {
-                Error::State(format!("{}: corrupt state: {e}", path.display()))
+                Error::State(StateError::Corrupt {
+                    path: path.clone(),
+                    source: e,
+                })
             }
         })
     }
 
     pub fn save(&self, state: &ContainerState) -> Result<()> {
         let dir = self.container_dir(&state.id);
-        let data = serde_json::to_vec(state)
-            .map_err(|e| Error::State(format!("serialize state of {}: {e}", state.id)))?;
+        let data = serde_json::to_vec(state).map_err(|e| StateError::Serialize {
+            id: state.id.clone(),
+            source: e,
+        })?;
         write_atomic(&dir.join(STATE_FILE), &data)
     }
 

@@ -3,6 +3,7 @@
 
 use containerd_shim_protos::ttrpc::{self, Code};
 use rcrun::cgroups::CgroupError;
+use rcrun::error::StateError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -62,11 +63,34 @@ fn runtime_code(e: &rcrun::error::Error) -> Code {
     match e {
         R::NotExist(_) => Code::NOT_FOUND,
         R::Exists(_) => Code::ALREADY_EXISTS,
-        R::InvalidId(..) | R::Spec(_) | R::InvalidSpec(_) => Code::INVALID_ARGUMENT,
-        R::State(_) => Code::FAILED_PRECONDITION,
-        R::Unsupported(_) => Code::UNIMPLEMENTED,
+        R::InvalidId(..) | R::InvalidSpec(_) | R::SpecRejected { .. } | R::FileExists(_) => {
+            Code::INVALID_ARGUMENT
+        }
+        R::WrongStatus { .. } => Code::FAILED_PRECONDITION,
+        R::State(s) => state_code(s),
+        R::Unsupported { .. } => Code::UNIMPLEMENTED,
         R::Cgroup(c) => cgroup_code(c),
-        R::Io { .. } | R::Container(_) | R::Launch { .. } => Code::INTERNAL,
+        R::Io { .. }
+        | R::Os { .. }
+        | R::Json(_)
+        | R::Init(_)
+        | R::Internal(_)
+        | R::Launch { .. } => Code::INTERNAL,
+    }
+}
+
+/// Busy, locked or runc's: not now, or not ours. A state that does not
+/// parse is rcrun's own failure.
+fn state_code(e: &StateError) -> Code {
+    match e {
+        StateError::NotOurs { .. }
+        | StateError::RemovedWhileCreating { .. }
+        | StateError::Locked { .. }
+        | StateError::Busy { .. } => Code::FAILED_PRECONDITION,
+        StateError::Corrupt { .. }
+        | StateError::CorruptSpec { .. }
+        | StateError::Serialize { .. }
+        | StateError::NoProcess => Code::INTERNAL,
     }
 }
 
@@ -118,7 +142,8 @@ impl From<Error> for ttrpc::Error {
 mod tests {
     use std::io;
 
-    use rcrun::error::Error as R;
+    use rcrun::error::{Action, Error as R, SpecError};
+    use rcrun::state::Status;
 
     use super::*;
 
@@ -157,11 +182,47 @@ mod tests {
             code_of(R::InvalidId(s(), "too long")),
             Code::INVALID_ARGUMENT
         );
-        assert_eq!(code_of(R::Spec(s())), Code::INVALID_ARGUMENT);
-        assert_eq!(code_of(R::State(s())), Code::FAILED_PRECONDITION);
-        assert_eq!(code_of(R::Unsupported(s())), Code::UNIMPLEMENTED);
+        let spec = SpecError::new("process.cwd", "\"x\"", "is not absolute");
+        assert_eq!(code_of(R::from(spec)), Code::INVALID_ARGUMENT);
+        let rejected = R::SpecRejected {
+            field: Some("mounts"),
+            source: Box::new(os(libc::EINVAL)),
+        };
+        assert_eq!(code_of(rejected), Code::INVALID_ARGUMENT);
+        assert_eq!(
+            code_of(R::FileExists("config.json".into())),
+            Code::INVALID_ARGUMENT
+        );
+        let stopped = R::WrongStatus {
+            id: s(),
+            status: Status::Stopped,
+            action: Action::Exec,
+        };
+        assert_eq!(code_of(stopped), Code::FAILED_PRECONDITION);
+        let busy = StateError::Busy {
+            id: s(),
+            holder: String::new(),
+            secs: 5,
+        };
+        assert_eq!(code_of(R::from(busy)), Code::FAILED_PRECONDITION);
+        let corrupt = serde_json::from_str::<u8>("x").unwrap_err();
+        let corrupt = StateError::Corrupt {
+            path: "/run/rcrun/x/state.json".into(),
+            source: corrupt,
+        };
+        assert_eq!(code_of(R::from(corrupt)), Code::INTERNAL);
+        assert_eq!(
+            code_of(R::unsupported("--rootless", s())),
+            Code::UNIMPLEMENTED
+        );
         assert_eq!(code_of(R::io("/run/x", os(libc::ENOENT))), Code::INTERNAL);
-        assert_eq!(code_of(R::Container(s())), Code::INTERNAL);
+        assert_eq!(
+            code_of(R::os("waitpid", nix::errno::Errno::ECHILD)),
+            Code::INTERNAL
+        );
+        assert_eq!(code_of(R::launch("create", os(libc::EIO))), Code::INTERNAL);
+        assert_eq!(code_of(R::Init(s())), Code::INTERNAL);
+        assert_eq!(code_of(R::Internal(s())), Code::INTERNAL);
     }
 
     #[test]
@@ -205,7 +266,7 @@ mod tests {
     #[test]
     fn ttrpc_status_carries_code_and_message() {
         let e: ttrpc::Error =
-            Error::Runtime(R::Spec("process.cwd: \"x\" is not absolute".into())).into();
+            Error::Runtime(SpecError::new("process.cwd", "\"x\"", "is not absolute").into()).into();
         match e {
             ttrpc::Error::RpcStatus(st) => {
                 assert_eq!(st.code(), Code::INVALID_ARGUMENT);

@@ -8,7 +8,7 @@ use std::fs;
 use oci_spec::runtime::Spec;
 
 use super::{CgroupSet, Layout};
-use crate::error::{describe_chain, Error, Result};
+use crate::error::{Error, Result};
 
 /// Writes the device rules of `spec` (as lc_spec made them: deny-all
 /// first) into the container's device cgroup.
@@ -33,10 +33,13 @@ pub fn apply(spec: &Spec, cg: &CgroupSet) -> Result<()> {
             };
             let path = d.path.join(file);
             fs::write(&path, &line).map_err(|e| {
-                Error::Container(format!(
-                    "linux.resources.devices: write {line:?} to {}: {e}",
-                    path.display()
-                ))
+                Error::launch(
+                    format!(
+                        "linux.resources.devices: write {line:?} to {}",
+                        path.display()
+                    ),
+                    e,
+                )
             })?;
         }
         return Ok(());
@@ -45,12 +48,8 @@ pub fn apply(spec: &Spec, cg: &CgroupSet) -> Result<()> {
         return Ok(());
     }
     if let Some(u) = cg.unified_dir() {
-        libcgroups::v2::devices::Devices::apply_devices(&u.path, &rules).map_err(|e| {
-            Error::Container(format!(
-                "linux.resources.devices (eBPF): {}",
-                describe_chain(&e)
-            ))
-        })?;
+        libcgroups::v2::devices::Devices::apply_devices(&u.path, &rules)
+            .map_err(|e| Error::launch("linux.resources.devices (eBPF)", e))?;
     }
     Ok(())
 }

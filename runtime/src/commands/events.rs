@@ -8,7 +8,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use serde_json::json;
 
 use rcrun::container::Container;
-use rcrun::error::{Error, Result};
+use rcrun::error::{Result, SpecError};
 use rcrun::oom::OomWatcher;
 use rcrun::oom_account;
 use rcrun::state::{ContainerState, Root, Status};
@@ -79,7 +79,7 @@ fn emit_ooms(st: &ContainerState, kills: u64) {
 }
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
-    let interval = parse_interval(&args.interval).map_err(Error::Spec)?;
+    let interval = parse_interval(&args.interval).map_err(|m| SpecError::from_message(&m))?;
     let c = Container::peek(root, &args.container_id)?;
     c.require_live()?;
     let st = c.state();

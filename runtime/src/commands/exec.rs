@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
 
 use rcrun::container::{Container, ExecOptions, ExecTarget};
-use rcrun::error::{Error, Result};
+use rcrun::error::{Error, Result, SpecError};
 use rcrun::exec_process;
 use rcrun::process;
 use rcrun::state::Root;
@@ -72,10 +72,16 @@ pub struct Args {
 }
 
 fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
-    let bad = || Error::Spec(format!("--user: {s:?} is not uid[:gid]"));
+    let bad = || {
+        Error::from(SpecError::new(
+            "--user",
+            format!("{s:?}"),
+            "is not uid[:gid]",
+        ))
+    };
     let id = |v: &str| -> Result<u32> {
         let n: u32 = v.parse().map_err(|_| bad())?;
-        rcrun::spec_validate::check_id("--user", n).map_err(Error::Spec)?;
+        rcrun::spec_validate::check_id("--user", n).map_err(|m| SpecError::from_message(&m))?;
         Ok(n)
     };
     match s.split_once(':') {
@@ -92,9 +98,12 @@ fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
 /// the host. Errors other than "not there" are left to the exec itself.
 fn check_cwd(pid: i32, cwd: &Path, field: &str) -> Result<()> {
     if !cwd.is_absolute() {
-        return Err(Error::Spec(format!(
-            "exec: {field}: {cwd:?} must be an absolute path"
-        )));
+        return Err(SpecError::new(
+            format!("exec: {field}"),
+            format!("{cwd:?}"),
+            "must be an absolute path",
+        )
+        .into());
     }
     let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let Ok(root) = std::fs::OpenOptions::new()
@@ -113,10 +122,12 @@ fn check_cwd(pid: i32, cwd: &Path, field: &str) -> Result<()> {
             drop(unsafe { OwnedFd::from_raw_fd(fd) });
             Ok(())
         }
-        Err(e @ (Errno::ENOENT | Errno::ENOTDIR)) => Err(Error::Spec(format!(
-            "exec: {field}: {cwd:?} is not a directory in the container ({})",
-            e.desc()
-        ))),
+        Err(e @ (Errno::ENOENT | Errno::ENOTDIR)) => Err(SpecError::new(
+            format!("exec: {field}"),
+            format!("{cwd:?}"),
+            format!("is not a directory in the container ({})", e.desc()),
+        )
+        .into()),
         Err(_) => Ok(()),
     }
 }
@@ -125,14 +136,13 @@ fn check_cwd(pid: i32, cwd: &Path, field: &str) -> Result<()> {
 /// the command line's changes (exec_process).
 fn process_of(target: &ExecTarget, args: &Args) -> Result<oci_spec::runtime::Process> {
     if let Some(file) = &args.process {
-        let data = std::fs::read(file)
-            .map_err(|e| Error::Spec(format!("--process: {}: {e}", file.display())))?;
+        let data = std::fs::read(file).map_err(|e| {
+            SpecError::new("--process", file.display().to_string(), format!(": {e}"))
+        })?;
         return exec_process::parse(&data, "--process");
     }
     if args.command.is_empty() {
-        return Err(Error::Spec(
-            "exec: no command given (args or --process)".into(),
-        ));
+        return Err(exec_process::no_command().into());
     }
     let spec = target.spec()?;
     let user = args.user.as_deref().map(parse_user).transpose()?;
@@ -158,13 +168,14 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
     if let Some(label) = &args.process_label {
         // libcontainer applies no SELinux label: refused rather than
         // dropped.
-        return Err(Error::Unsupported(format!(
-            "--process-label {label:?}: SELinux labels are not supported by rcrun"
-        )));
+        return Err(Error::unsupported(
+            format!("--process-label {label:?}"),
+            "SELinux labels are not supported by rcrun",
+        ));
     }
     for kv in &args.env {
         if kv.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
-            return Err(Error::Spec(format!("--env: {kv:?} is not VAR=value")));
+            return Err(SpecError::new("--env", format!("{kv:?}"), "is not VAR=value").into());
         }
     }
     let process = process_of(&target, args)?;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use rcrun::error::{Error, Result};
+use rcrun::error::Result;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {}
@@ -110,7 +110,7 @@ pub fn document() -> serde_json::Value {
 }
 
 pub fn run(_args: &Args) -> Result<i32> {
-    let out = serde_json::to_string_pretty(&document()).map_err(|e| Error::State(e.to_string()))?;
+    let out = serde_json::to_string_pretty(&document())?;
     println!("{out}");
     Ok(0)
 }

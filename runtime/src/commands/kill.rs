@@ -1,7 +1,7 @@
 //! `rcrun kill <id> [signal]`: SIGTERM by default, as runc.
 
 use rcrun::container::Container;
-use rcrun::error::{Error, Result};
+use rcrun::error::{Result, SpecError};
 use rcrun::signal;
 use rcrun::state::Root;
 
@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
-    let sig = signal::parse(&args.signal).map_err(Error::Spec)?;
+    let sig = signal::parse(&args.signal).map_err(|m| SpecError::from_message(&m))?;
     // Waits for a create in progress: its init pid is not known before.
     Container::open(root, &args.container_id)?.kill(sig, args.all)?;
     Ok(0)

@@ -1,6 +1,6 @@
 //! `rcrun list`: table or JSON, like runc.
 
-use rcrun::error::{Error, Result};
+use rcrun::error::{Result, SpecError};
 use rcrun::state::Root;
 
 #[derive(clap::Args, Debug)]
@@ -30,7 +30,7 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
     match args.format.as_str() {
         "json" => {
             let list: Vec<_> = states.iter().map(|s| s.oci(s.status())).collect();
-            let out = serde_json::to_string(&list).map_err(|e| Error::State(e.to_string()))?;
+            let out = serde_json::to_string(&list)?;
             println!("{out}");
         }
         "table" => {
@@ -52,9 +52,11 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
             }
         }
         other => {
-            return Err(Error::Spec(format!(
-                "--format: invalid format {other:?} (table or json)"
-            )))
+            return Err(SpecError::field(
+                "--format",
+                format!("invalid format {other:?} (table or json)"),
+            )
+            .into())
         }
     }
     Ok(0)

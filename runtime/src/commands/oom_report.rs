@@ -1,7 +1,7 @@
 //! `rcrun oom-report <id>`: the container's OOM kills explained: who was
 //! killed, which cgroup's limit was hit, memory at the time, counters.
 
-use rcrun::error::{Error, Result};
+use rcrun::error::{Result, SpecError};
 use rcrun::oom_account;
 use rcrun::state::Root;
 
@@ -18,15 +18,14 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
     let st = root.load(&args.container_id)?;
     let account = oom_account::account(&st);
     match args.format.as_str() {
-        "json" => println!(
-            "{}",
-            serde_json::to_string_pretty(&account).map_err(|e| Error::State(e.to_string()))?
-        ),
+        "json" => println!("{}", serde_json::to_string_pretty(&account)?),
         "text" => print!("{}", oom_account::to_text(&st.id, st.pid, &account)),
         other => {
-            return Err(Error::Spec(format!(
-                "--format: invalid format {other:?} (text or json)"
-            )))
+            return Err(SpecError::field(
+                "--format",
+                format!("invalid format {other:?} (text or json)"),
+            )
+            .into())
         }
     }
     Ok(0)

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use rcrun::container::Container;
-use rcrun::error::{Error, Result};
+use rcrun::error::{Error, Result, SpecError};
 use rcrun::state::Root;
 
 #[derive(clap::Args, Debug)]
@@ -22,7 +22,7 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
     let pids = Container::peek(root, &args.container_id)?.pids()?;
     match args.format.as_str() {
         "json" => {
-            let out = serde_json::to_string(&pids).map_err(|e| Error::State(e.to_string()))?;
+            let out = serde_json::to_string(&pids)?;
             println!("{out}");
         }
         "table" => {
@@ -34,14 +34,14 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
             let out = Command::new("ps")
                 .args(&opts)
                 .output()
-                .map_err(|e| Error::Container(format!("running ps: {e}")))?;
+                .map_err(|e| Error::launch("running ps", e))?;
             let text = String::from_utf8_lossy(&out.stdout);
             let mut lines = text.lines();
             let header = lines.next().unwrap_or_default();
             let pid_col = header
                 .split_whitespace()
                 .position(|c| c == "PID")
-                .ok_or_else(|| Error::Container("ps output has no PID column".into()))?;
+                .ok_or_else(|| Error::Internal("ps output has no PID column".into()))?;
             println!("{header}");
             for line in lines {
                 let pid = line
@@ -54,9 +54,11 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
             }
         }
         other => {
-            return Err(Error::Spec(format!(
-                "--format: invalid format {other:?} (table or json)"
-            )))
+            return Err(SpecError::field(
+                "--format",
+                format!("invalid format {other:?} (table or json)"),
+            )
+            .into())
         }
     }
     Ok(0)

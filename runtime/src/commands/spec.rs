@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::Spec;
 
-use rcrun::error::{Error, Result};
+use rcrun::error::{Error, Result, SpecError};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -18,25 +18,23 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<i32> {
     if args.rootless {
-        return Err(Error::Unsupported(
-            "--rootless: rootless containers are not supported by rcrun".into(),
+        return Err(Error::unsupported(
+            "--rootless",
+            "rootless containers are not supported by rcrun",
         ));
     }
     let path = args.bundle.join("config.json");
     if path.exists() {
-        return Err(Error::Spec(format!(
-            "File {} exists. Remove it first",
-            path.display()
-        )));
+        return Err(Error::FileExists(path));
     }
     let spec = Spec::default();
-    let data = serde_json::to_string_pretty(&spec).map_err(|e| Error::Spec(e.to_string()))?;
+    let data = serde_json::to_string_pretty(&spec)?;
     // Name the flag and its value (Debug: bytes that are not UTF-8 stay
     // visible), not only the file it led to.
     std::fs::write(&path, data + "\n").map_err(|e| {
-        Error::Spec(format!(
-            "--bundle {:?}: cannot write config.json there: {e}",
-            args.bundle
+        Error::from(SpecError::field(
+            format!("--bundle {:?}", args.bundle),
+            format!("cannot write config.json there: {e}"),
         ))
     })?;
     Ok(0)

@@ -3,7 +3,7 @@
 //! under OOM (disableOOMKiller).
 
 use rcrun::container::Container;
-use rcrun::error::{Error, Result};
+use rcrun::error::Result;
 use rcrun::state::Root;
 
 #[derive(clap::Args, Debug)]
@@ -15,8 +15,8 @@ pub struct Args {
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
     let c = Container::peek(root, &args.container_id)?;
     // Through a Value: the keys are printed in the order they always were.
-    let value = serde_json::to_value(c.report()).map_err(|e| Error::State(e.to_string()))?;
-    let out = serde_json::to_string_pretty(&value).map_err(|e| Error::State(e.to_string()))?;
+    let value = serde_json::to_value(c.report())?;
+    let out = serde_json::to_string_pretty(&value)?;
     println!("{out}");
     Ok(0)
 }

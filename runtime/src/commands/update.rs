@@ -10,7 +10,7 @@ use oci_spec::runtime::{
 };
 
 use rcrun::container::Container;
-use rcrun::error::{Error, Result};
+use rcrun::error::{Error, Result, SpecError};
 use rcrun::state::Root;
 use rcrun::units;
 
@@ -75,12 +75,13 @@ fn read_resources(path: &PathBuf) -> Result<LinuxResources> {
     } else {
         data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     }
-    serde_json::from_slice(&data)
-        .map_err(|e| Error::Spec(format!("--resources: invalid linux.resources JSON: {e}")))
+    serde_json::from_slice(&data).map_err(|e| {
+        SpecError::field("--resources", format!("invalid linux.resources JSON: {e}")).into()
+    })
 }
 
 fn from_flags(a: &Args) -> Result<LinuxResources> {
-    let bad = |field: &str, e: String| Error::Spec(format!("--{field}: {e}"));
+    let bad = |field: &str, e: String| Error::from(SpecError::field(format!("--{field}"), e));
     let mut r = LinuxResourcesBuilder::default();
     let mut mem = LinuxMemoryBuilder::default();
     let mut mem_set = false;
@@ -149,11 +150,13 @@ fn from_flags(a: &Args) -> Result<LinuxResources> {
         );
     }
     if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
-        return Err(Error::Unsupported(
-            "--l3-cache-schema/--mem-bw-schema: Intel RDT is not supported by rcrun".into(),
+        return Err(Error::unsupported(
+            "--l3-cache-schema/--mem-bw-schema",
+            "Intel RDT is not supported by rcrun",
         ));
     }
-    r.build().map_err(|e| Error::Spec(e.to_string()))
+    r.build()
+        .map_err(|e| SpecError::field("linux.resources", e.to_string()).into())
 }
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {

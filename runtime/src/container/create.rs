@@ -10,7 +10,7 @@ use super::destroy::destroy_parts;
 use super::{Container, Stdio};
 use crate::cgroups::{self, CgroupSet, Hierarchies};
 use crate::crashpoint;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SpecError};
 use crate::launch;
 use crate::lock::ContainerLock;
 use crate::spec;
@@ -43,9 +43,10 @@ pub struct CreateOptions {
 pub(super) fn absolute(flag: &str, path: Option<PathBuf>) -> Result<Option<PathBuf>> {
     path.map(|p| {
         std::path::absolute(&p).map_err(|e| {
-            Error::Spec(format!(
-                "{flag}: {}: cannot be resolved against the current directory: {e}",
-                p.display()
+            Error::from(SpecError::new(
+                flag,
+                p.display().to_string(),
+                format!(": cannot be resolved against the current directory: {e}"),
             ))
         })
     })
@@ -78,7 +79,7 @@ pub(super) fn create(root: &Root, id: &str, mut opts: CreateOptions) -> Result<C
         .spec
         .linux()
         .as_ref()
-        .ok_or_else(|| Error::Spec("linux: missing".into()))?;
+        .ok_or_else(|| SpecError::field("linux", "missing"))?;
     if let Some(r) = linux.resources() {
         cgroups::validate(&hierarchies, r)?;
     }
@@ -147,10 +148,14 @@ fn refuse_busy_cgroup(set: &CgroupSet) -> Result<()> {
         };
         let n = procs.lines().filter(|l| !l.trim().is_empty()).count();
         if n > 0 {
-            return Err(Error::Spec(format!(
-                "linux.cgroupsPath: {} is not empty: {n} process(es) already in it (another container's cgroup?)",
-                d.path.display()
-            )));
+            return Err(SpecError::new(
+                "linux.cgroupsPath",
+                d.path.display().to_string(),
+                format!(
+                    "is not empty: {n} process(es) already in it (another container's cgroup?)"
+                ),
+            )
+            .into());
         }
     }
     Ok(())
@@ -193,8 +198,7 @@ fn create_in_dir(
         lc_builder::libcontainer_cgroups(hierarchies, &st.cgroups)?.0,
         crate::cgroup_mounts::CgroupView::of(&st.cgroups).as_ref(),
     )?;
-    let data =
-        serde_json::to_vec(&lc_spec).map_err(|e| Error::Spec(format!("serialize spec: {e}")))?;
+    let data = serde_json::to_vec(&lc_spec).map_err(|e| Error::launch("serialize spec", e))?;
     state::write_atomic(&dir.join("config.json"), &data)?;
     let lc_root = root.libcontainer_root(&st.id);
     let lc_dir = lc_root.join(&st.id);

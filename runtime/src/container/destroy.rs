@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 
 use crate::cgroups::CgroupSet;
 use crate::crashpoint;
-use crate::error::{Error, Result};
+use crate::error::{Action, Error, Result};
 use crate::hooks;
 use crate::state::{self, ContainerState, Root, Status};
 
@@ -54,10 +54,12 @@ pub(super) fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
         Status::Stopped => {}
         Status::Created | Status::Creating => kill_and_wait(&st)?,
         _ if force => kill_and_wait(&st)?,
-        s => {
-            return Err(Error::State(format!(
-                "cannot delete container {id} that is not stopped: {s}"
-            )))
+        status => {
+            return Err(Error::WrongStatus {
+                id: id.to_string(),
+                status,
+                action: Action::Delete,
+            })
         }
     }
     crashpoint::point("delete:after-kill");
@@ -66,7 +68,7 @@ pub(super) fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(Error::Container(errors.join("; ")))
+        Err(Error::Internal(errors.join("; ")))
     }
 }
 
@@ -96,7 +98,7 @@ fn kill_and_wait(st: &ContainerState) -> Result<()> {
     while st.pid > 0 && state::process_alive(st.pid, st.pid_start_time) {
         let now = Instant::now();
         if now > deadline {
-            return Err(Error::Container(format!(
+            return Err(Error::Internal(format!(
                 "container init {} did not exit after SIGKILL",
                 st.pid
             )));

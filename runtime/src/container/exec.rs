@@ -10,7 +10,7 @@ use oci_spec::runtime::Process;
 use super::create::{absolute, leave_deleted_cwd};
 use super::{Container, Stdio};
 use crate::cgroups::Hierarchies;
-use crate::error::{Error, Result};
+use crate::error::{Action, Error, Result, SpecError};
 use crate::launch::Handoff;
 use crate::state::{self, ContainerState, Root, Status};
 use crate::{lc_builder, lc_init};
@@ -32,9 +32,14 @@ fn ensure_libcontainer_state(root: &Root, st: &ContainerState) -> Result<()> {
 /// not check). Said as such, naming the field.
 fn exec_pids_full(st: &ContainerState) -> Option<Error> {
     let (max, _) = st.cgroups.pids_at_limit()?;
-    Some(Error::State(format!(
-        "exec: linux.resources.pids.limit: {max} leaves no room for another process in the container (the kernel refused the fork)"
-    )))
+    Some(
+        SpecError::new(
+            "exec: linux.resources.pids.limit",
+            max.to_string(),
+            "leaves no room for another process in the container (the kernel refused the fork)",
+        )
+        .into(),
+    )
 }
 
 /// Options of `exec`.
@@ -62,10 +67,8 @@ impl Container {
     /// cgroup never reports ready).
     pub fn exec_target(&self, ignore_paused: bool) -> Result<ExecTarget<'_>> {
         match self.status() {
-            Status::Stopped => Err(Error::State("cannot exec in a stopped container".into())),
-            Status::Paused if !ignore_paused => {
-                Err(Error::State("cannot exec in a paused container".into()))
-            }
+            s @ Status::Stopped => Err(self.refused(s, Action::Exec)),
+            s @ Status::Paused if !ignore_paused => Err(self.refused(s, Action::Exec)),
             _ => Ok(ExecTarget { c: self }),
         }
     }
@@ -97,8 +100,9 @@ impl ExecTarget<'_> {
             .as_ref()
             .is_some_and(libcontainer::seccomp::is_notify)
         {
-            return Err(Error::Unsupported(
-                "exec: linux.seccomp hands syscalls to a listener (SCMP_ACT_NOTIFY): exec into such a container is not supported".into(),
+            return Err(Error::unsupported(
+                "exec: linux.seccomp hands syscalls to a listener (SCMP_ACT_NOTIFY)",
+                "exec into such a container is not supported",
             ));
         }
         // The container's filter, loaded last by our executor (libcontainer's
@@ -112,8 +116,7 @@ impl ExecTarget<'_> {
             std::process::id(),
             state::now_rfc3339().replace([':', '.'], "")
         ));
-        let data =
-            serde_json::to_vec(&process).map_err(|e| Error::Spec(format!("exec: process: {e}")))?;
+        let data = serde_json::to_vec(&process).map_err(|e| Error::launch("exec: process", e))?;
         state::write_atomic(&file, &data)?;
         // libcontainer logs each failure as a chain of lines and returns it
         // too: printed once, as the error below.
@@ -151,7 +154,10 @@ fn check_apparmor(process: &Process) -> Result<()> {
     if libcontainer::apparmor::is_enabled().unwrap_or(false) {
         return Ok(());
     }
-    Err(Error::Spec(format!(
-        "exec: process.apparmorProfile (--apparmor) {profile:?}: AppArmor is not enabled on this host"
-    )))
+    Err(SpecError::new(
+        "exec: process.apparmorProfile (--apparmor)",
+        format!("{profile:?}"),
+        ": AppArmor is not enabled on this host",
+    )
+    .into())
 }

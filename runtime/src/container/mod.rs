@@ -23,7 +23,7 @@ use oci_spec::runtime::{LinuxResources, Spec};
 use serde::Serialize;
 
 use crate::crashpoint;
-use crate::error::{Error, Result};
+use crate::error::{Action, Error, Result};
 use crate::lock::ContainerLock;
 use crate::oom_account;
 use crate::state::{ContainerState, OciState, Root, Status};
@@ -135,26 +135,15 @@ impl Container {
             // Not started yet, yet stopped: the init died while waiting
             // (killed, OOM-killed at its limit, or its setup failed after
             // create).
-            Status::Stopped if !st.started && st.pid > 0 => {
-                return Err(Error::State(format!(
-                    "cannot start a container that has stopped: its init process (pid {}) exited before start",
-                    st.pid
-                )))
-            }
-            Status::Stopped => {
-                return Err(Error::State(
-                    "cannot start a container that has stopped".into(),
-                ))
-            }
-            Status::Running => {
-                return Err(Error::State(
-                    "cannot start an already running container".into(),
-                ))
-            }
             s => {
-                return Err(Error::State(format!(
-                    "cannot start a container in the {s} state"
-                )))
+                let exited = s == Status::Stopped && !st.started && st.pid > 0;
+                return Err(Error::WrongStatus {
+                    id: st.id.clone(),
+                    status: s,
+                    action: Action::Start {
+                        exited_pid: exited.then_some(st.pid),
+                    },
+                });
             }
         }
         st.started = true;
@@ -173,24 +162,23 @@ impl Container {
             return signal_all(&st.cgroups, sig);
         }
         if st.status() == Status::Stopped {
-            return Err(Error::State("container not running".into()));
+            return Err(self.refused(Status::Stopped, Action::Signal));
         }
-        kill(Pid::from_raw(st.pid), sig)
-            .map_err(|e| Error::Container(format!("kill pid {}: {e}", st.pid)))
+        kill(Pid::from_raw(st.pid), sig).map_err(|e| Error::os(format!("kill pid {}", st.pid), e))
     }
 
     /// `pause`: freezes every process of the container.
     pub fn pause(&self) -> Result<()> {
         match self.status() {
             Status::Running | Status::Created => Ok(self.state.cgroups.freeze()?),
-            _ => Err(Error::State("container not running".into())),
+            s => Err(self.refused(s, Action::Pause)),
         }
     }
 
     /// `resume`: thaws a paused container.
     pub fn resume(&self) -> Result<()> {
         if self.status() != Status::Paused {
-            return Err(Error::State("container not paused".into()));
+            return Err(self.refused(self.status(), Action::Resume));
         }
         Ok(self.state.cgroups.thaw()?)
     }
@@ -199,10 +187,7 @@ impl Container {
     /// container.
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
         if self.status() == Status::Stopped {
-            return Err(Error::State(format!(
-                "container {:?} is stopped: only a created, running or paused container can be updated",
-                self.id()
-            )));
+            return Err(self.refused(Status::Stopped, Action::Update));
         }
         Ok(self.state.cgroups.update(resources)?)
     }
@@ -210,9 +195,18 @@ impl Container {
     /// `events`: fails when the container has stopped.
     pub fn require_live(&self) -> Result<()> {
         if self.status() == Status::Stopped {
-            return Err(Error::State("container not running".into()));
+            return Err(self.refused(Status::Stopped, Action::Signal));
         }
         Ok(())
+    }
+
+    /// `status` does not allow `action`.
+    fn refused(&self, status: Status, action: Action) -> Error {
+        Error::WrongStatus {
+            id: self.id().to_string(),
+            status,
+            action,
+        }
     }
 
     /// `ps`: the pids of every process in the container's cgroup.
