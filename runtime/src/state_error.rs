@@ -109,33 +109,29 @@ mod tests {
     #[test]
     fn refusals_keep_runc_wording() {
         let start = |exited_pid| Action::Start { exited_pid };
-        assert_eq!(
-            refusal("c", Status::Running, &start(None)),
-            "cannot start an already running container"
-        );
-        assert_eq!(
-            refusal("c", Status::Stopped, &start(Some(7))),
-            "cannot start a container that has stopped: its init process (pid 7) exited before start"
-        );
-        assert_eq!(
-            refusal("c", Status::Paused, &start(None)),
-            "cannot start a container in the paused state"
-        );
-        assert_eq!(
-            refusal("c", Status::Stopped, &Action::Signal),
-            "container not running"
-        );
-        assert_eq!(
-            refusal("c", Status::Paused, &Action::Exec),
-            "cannot exec in a paused container"
-        );
-        assert_eq!(
-            refusal("c", Status::Running, &Action::Delete),
-            "cannot delete container c that is not stopped: running"
-        );
-        assert_eq!(
-            refusal("c", Status::Stopped, &Action::Update),
-            "container \"c\" is stopped: only a created, running or paused container can be updated"
-        );
+        let cases = [
+            (Status::Running, start(None), "cannot start an already running container"),
+            (
+                Status::Stopped,
+                start(Some(7)),
+                "cannot start a container that has stopped: its init process (pid 7) exited before start",
+            ),
+            (Status::Paused, start(None), "cannot start a container in the paused state"),
+            (Status::Stopped, Action::Signal, "container not running"),
+            (Status::Paused, Action::Exec, "cannot exec in a paused container"),
+            (
+                Status::Running,
+                Action::Delete,
+                "cannot delete container c that is not stopped: running",
+            ),
+            (
+                Status::Stopped,
+                Action::Update,
+                "container \"c\" is stopped: only a created, running or paused container can be updated",
+            ),
+        ];
+        for (status, action, want) in cases {
+            assert_eq!(refusal("c", status, &action), want);
+        }
     }
 }

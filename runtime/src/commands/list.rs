@@ -1,6 +1,6 @@
 //! `rcrun list`: table or JSON, like runc.
 
-use rcrun::error::{Result, SpecError};
+use rcrun::error::Result;
 use rcrun::state::Root;
 
 #[derive(clap::Args, Debug)]
@@ -51,13 +51,7 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
                 );
             }
         }
-        other => {
-            return Err(SpecError::field(
-                "--format",
-                format!("invalid format {other:?} (table or json)"),
-            )
-            .into())
-        }
+        other => return Err(super::unknown_format(other)),
     }
     Ok(0)
 }

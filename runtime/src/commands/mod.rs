@@ -17,3 +17,12 @@ pub mod spec;
 pub mod start;
 pub mod state;
 pub mod update;
+
+/// `--format` of `list` and `ps`: table or json, as runc.
+pub fn unknown_format(other: &str) -> rcrun::error::Error {
+    rcrun::error::SpecError::field(
+        "--format",
+        format!("invalid format {other:?} (table or json)"),
+    )
+    .into()
+}

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use rcrun::container::Container;
-use rcrun::error::{Error, Result, SpecError};
+use rcrun::error::{Error, Result};
 use rcrun::state::Root;
 
 #[derive(clap::Args, Debug)]
@@ -53,13 +53,7 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
                 }
             }
         }
-        other => {
-            return Err(SpecError::field(
-                "--format",
-                format!("invalid format {other:?} (table or json)"),
-            )
-            .into())
-        }
+        other => return Err(super::unknown_format(other)),
     }
     Ok(0)
 }
