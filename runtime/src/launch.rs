@@ -45,17 +45,24 @@ pub struct Handoff<'a> {
     pub detach: bool,
 }
 
+/// The container a launch path starts a process in, and runc's flags for
+/// that process: what both paths (this one and lc_builder's) take.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub id: &'a str,
+    pub cgroups: &'a CgroupSet,
+    pub handoff: Handoff<'a>,
+}
+
 /// What [`launch`] needs besides the spec.
 pub struct Params<'a> {
-    pub id: &'a str,
+    pub target: Target<'a>,
     /// The user's bundle: what hooks see in the state on their stdin.
     pub bundle: &'a Path,
     pub rootfs: &'a Path,
     /// libcontainer's directory of this container (`<root>/<id>/lc/<id>`):
     /// the notify socket `start` connects to lives there.
     pub lc_dir: &'a Path,
-    pub cgroups: &'a CgroupSet,
-    pub handoff: Handoff<'a>,
     pub no_pivot: bool,
     pub stdin: Option<RawFd>,
     pub stdout: Option<RawFd>,
@@ -81,7 +88,7 @@ pub fn launch(spec: Spec, p: &Params) -> Result<i32> {
     drop(init);
     let pid = res?;
 
-    if let Some(path) = p.handoff.pid_file {
+    if let Some(path) = p.target.handoff.pid_file {
         // Like runc, a pid file that cannot be written fails the create
         // (the caller relies on it); the container is removed by our caller.
         fs::write(path, pid.to_string()).map_err(|e| Error::io(path, e))?;
@@ -98,7 +105,7 @@ fn spawn_and_wait(
 ) -> Result<i32> {
     // v2: clone straight into the cgroup. Otherwise (or if the kernel
     // refuses) the child waits on `go` until we have written its pid.
-    let cgroup_fd = match (p.cgroups.layout, p.cgroups.unified_dir()) {
+    let cgroup_fd = match (p.target.cgroups.layout, p.target.cgroups.unified_dir()) {
         (Layout::V2, Some(d)) => fs::File::open(&d.path).ok().map(OwnedFd::from),
         _ => None,
     };
@@ -132,7 +139,7 @@ fn spawn_and_wait(
     if let Err(e) = res {
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         let _ = waitpid(Pid::from_raw(pid), None);
-        return Err(crate::oom::init_oom_killed_at_start(spec, p.cgroups).unwrap_or(e));
+        return Err(crate::oom::init_oom_killed_at_start(spec, p.target.cgroups).unwrap_or(e));
     }
     Ok(pid)
 }
@@ -141,7 +148,7 @@ fn parent(init: &mut Init, p: &Params, pid: i32, placed: bool, go_wr: OwnedFd) -
     if !placed {
         // One burst of cgroup.procs writes, for every hierarchy (unified and
         // name=systemd included), before the child does anything.
-        p.cgroups.add_pid(pid)?;
+        p.target.cgroups.add_pid(pid)?;
         // A child that died already gives EPIPE here; the wait below then
         // reports why it died.
         let _ = fs::File::from(go_wr).write_all(b"g");
@@ -176,7 +183,7 @@ fn child(
         .into_iter()
         .chain(crate::log_control::log_fd())
         .collect();
-    fd_hygiene::close_inherited(inherited, p.handoff.preserve_fds, &keep);
+    fd_hygiene::close_inherited(inherited, p.target.handoff.preserve_fds, &keep);
     crate::log_control::mute_dependencies();
     exit_now(init.run())
 }

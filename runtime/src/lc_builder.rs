@@ -13,7 +13,7 @@ use libcontainer::workload::Executor;
 
 use crate::cgroups::{self, CgroupSet, Hierarchies, Layout};
 use crate::error::{Error, Result};
-use crate::launch::Handoff;
+use crate::launch::Target;
 
 fn lc_error(context: &str, e: libcontainer::error::LibcontainerError) -> Error {
     Error::launch(context, e)
@@ -44,12 +44,10 @@ impl Stdio {
 
 /// What both builder paths take from the caller.
 pub struct Common<'a> {
-    pub id: &'a str,
+    pub target: Target<'a>,
     /// libcontainer's root of this container (`<root>/<id>/lc`).
     pub lc_root: &'a Path,
-    pub cgroups: &'a CgroupSet,
     pub hierarchies: &'a Hierarchies,
-    pub handoff: Handoff<'a>,
     pub stdio: Stdio,
 }
 
@@ -59,22 +57,22 @@ pub struct Common<'a> {
 pub fn create(c: Common, state_dir: &Path, no_pivot: bool, move_back: bool) -> Result<i32> {
     // libcontainer forks: no other thread may be running.
     cgroups::warm_up::finish_warm_up();
-    let (_, self_join) = libcontainer_cgroups(c.hierarchies, c.cgroups)?;
+    let (_, self_join) = libcontainer_cgroups(c.hierarchies, c.target.cgroups)?;
     let container = with_cgroups_joined(&self_join, c.hierarchies, move_back, || {
-        ContainerBuilder::new(c.id.to_string(), SyscallType::Linux)
+        ContainerBuilder::new(c.target.id.to_string(), SyscallType::Linux)
             .with_root_path(c.lc_root)
-            .and_then(|b| b.with_pid_file(c.handoff.pid_file))
+            .and_then(|b| b.with_pid_file(c.target.handoff.pid_file))
             .map(|b| {
                 c.stdio.apply(
-                    b.with_console_socket(c.handoff.console_socket)
-                        .with_preserved_fds(c.handoff.preserve_fds),
+                    b.with_console_socket(c.target.handoff.console_socket)
+                        .with_preserved_fds(c.target.handoff.preserve_fds),
                 )
             })
             .and_then(|b| b.validate_id())
             .map(|b| b.as_init(state_dir))
             .and_then(|b| {
                 b.with_systemd(false)
-                    .with_detach(c.handoff.detach)
+                    .with_detach(c.target.handoff.detach)
                     .with_no_pivot(no_pivot)
                     .build()
             })
@@ -94,21 +92,21 @@ pub fn exec(
     executor: impl Executor + 'static,
     sub_cgroup: Option<String>,
 ) -> Result<i32> {
-    let (_, self_join) = libcontainer_cgroups(c.hierarchies, c.cgroups)?;
+    let (_, self_join) = libcontainer_cgroups(c.hierarchies, c.target.cgroups)?;
     let pid = with_cgroups_joined(&self_join, c.hierarchies, true, || {
-        let b = ContainerBuilder::new(c.id.to_string(), SyscallType::Linux)
+        let b = ContainerBuilder::new(c.target.id.to_string(), SyscallType::Linux)
             .with_root_path(c.lc_root)
-            .and_then(|b| b.with_pid_file(c.handoff.pid_file))
+            .and_then(|b| b.with_pid_file(c.target.handoff.pid_file))
             .map_err(|e| lc_error("exec", e))?
-            .with_console_socket(c.handoff.console_socket)
-            .with_preserved_fds(c.handoff.preserve_fds)
+            .with_console_socket(c.target.handoff.console_socket)
+            .with_preserved_fds(c.target.handoff.preserve_fds)
             .with_executor(executor);
         c.stdio
             .apply(b)
             .validate_id()
             .map_err(|e| lc_error("exec", e))?
             .as_tenant()
-            .with_detach(c.handoff.detach)
+            .with_detach(c.target.handoff.detach)
             .with_process(Some(process_file))
             .with_sub_cgroup(sub_cgroup)
             .build()

@@ -55,7 +55,7 @@ impl Init {
     /// lc_spec made; its seccomp filter and startContainer hooks go to our
     /// executor (seccomp_late), libcontainer sees neither.
     pub fn prepare(spec: Spec, p: &Params) -> Result<Init> {
-        let console = match p.handoff.console_socket {
+        let console = match p.target.handoff.console_socket {
             Some(path) => Some(
                 libcontainer::tty::setup_console_socket(p.lc_dir, path, "console-socket")
                     .map_err(|e| lc_err("console socket", e))?,
@@ -64,9 +64,14 @@ impl Init {
         };
         let notify = NotifyListener::new(&p.lc_dir.join(NOTIFY_FILE))
             .map_err(|e| lc_err("notify socket", e))?;
-        let mut hooks_view =
-            Container::new(p.id, ContainerStatus::Creating, None, p.bundle, p.lc_dir)
-                .map_err(|e| lc_err("container state for hooks", e))?;
+        let mut hooks_view = Container::new(
+            p.target.id,
+            ContainerStatus::Creating,
+            None,
+            p.bundle,
+            p.lc_dir,
+        )
+        .map_err(|e| lc_err("container state for hooks", e))?;
         hooks_view.set_annotations(spec.annotations().clone());
 
         let process = spec
@@ -97,16 +102,16 @@ impl Init {
             rootfs: p.rootfs.to_path_buf(),
             console_socket: console.as_ref().map(|f| f.as_raw_fd()),
             notify_listener: notify,
-            preserve_fds: p.handoff.preserve_fds,
+            preserve_fds: p.target.handoff.preserve_fds,
             container: Some(hooks_view.clone()),
             user_ns_config: None,
             // Only libcontainer's cgroup manager reads this; the init does not.
             cgroup_config: libcgroups::common::CgroupConfig {
                 cgroup_path: PathBuf::new(),
                 systemd_cgroup: false,
-                container_name: p.id.to_string(),
+                container_name: p.target.id.to_string(),
             },
-            detached: p.handoff.detach,
+            detached: p.target.handoff.detach,
             executor: Box::new(executor),
             no_pivot: p.no_pivot,
             stdin: p.stdin,

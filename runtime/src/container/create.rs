@@ -214,6 +214,11 @@ fn create_in_dir(
         preserve_fds: opts.preserve_fds,
         detach: opts.detach,
     };
+    let target = launch::Target {
+        id: &st.id,
+        cgroups: &st.cgroups,
+        handoff,
+    };
     let pid = match fallback::fallback_reason(&lc_spec) {
         None => {
             // Our own launch (see launch.rs): one process, at most one
@@ -223,12 +228,10 @@ fn create_in_dir(
             launch::launch(
                 lc_spec,
                 &launch::Params {
-                    id: &st.id,
+                    target,
                     bundle: &bundle.dir,
                     rootfs: &bundle.rootfs,
                     lc_dir: &lc_dir,
-                    cgroups: &st.cgroups,
-                    handoff,
                     no_pivot: opts.no_pivot,
                     stdin: stdio.stdin.as_ref().map(|f| f.as_raw_fd()),
                     stdout: stdio.stdout.as_ref().map(|f| f.as_raw_fd()),
@@ -242,11 +245,9 @@ fn create_in_dir(
             let move_back = !opts.caller_exits;
             lc_builder::create(
                 lc_builder::Common {
-                    id: &st.id,
+                    target,
                     lc_root: &lc_root,
-                    cgroups: &st.cgroups,
                     hierarchies,
-                    handoff,
                     stdio: opts.stdio,
                 },
                 &dir,

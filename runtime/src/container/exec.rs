@@ -11,7 +11,7 @@ use super::create::{absolute, leave_deleted_cwd};
 use super::{Container, Stdio};
 use crate::cgroups::Hierarchies;
 use crate::error::{Action, Error, Result, SpecError};
-use crate::launch::Handoff;
+use crate::launch::{Handoff, Target};
 use crate::state::{self, ContainerState, Root, Status};
 use crate::{lc_builder, lc_init};
 
@@ -123,15 +123,17 @@ impl ExecTarget<'_> {
         crate::log_control::mute_dependencies();
         let res = lc_builder::exec(
             lc_builder::Common {
-                id: &st.id,
                 lc_root: &lc_root,
-                cgroups: &st.cgroups,
                 hierarchies: &hierarchies,
-                handoff: Handoff {
-                    console_socket: opts.console_socket.as_deref(),
-                    pid_file: opts.pid_file.as_deref(),
-                    preserve_fds: opts.preserve_fds,
-                    detach: opts.detach,
+                target: Target {
+                    id: &st.id,
+                    cgroups: &st.cgroups,
+                    handoff: Handoff {
+                        console_socket: opts.console_socket.as_deref(),
+                        pid_file: opts.pid_file.as_deref(),
+                        preserve_fds: opts.preserve_fds,
+                        detach: opts.detach,
+                    },
                 },
                 stdio: opts.stdio,
             },
