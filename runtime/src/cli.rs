@@ -9,11 +9,16 @@ use crate::commands;
 #[derive(Parser, Debug)]
 #[command(
     name = "rcrun",
-    version = rcrun::version::SHORT,
+    // clap prints "<name> <version>": with "version X" that is runc's
+    // first line, `rcrun version X`, which docker info parses.
+    version = rcrun::version::CLI_SHORT,
     about = "rcrun: an OCI container runtime with cgroup limits and OOM kills done right",
-    propagate_version = true
+    disable_version_flag = true
 )]
 pub struct Cli {
+    /// Print the version (runc's -v/--version)
+    #[arg(short = 'v', long, short_alias = 'V', action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
     /// Root directory for container state (keep it on tmpfs)
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
@@ -77,6 +82,10 @@ pub enum Command {
     Spec(commands::spec::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion(commands::completion::Args),
+    /// Not implemented: rcrun has no checkpoint (runc's needs criu)
+    Checkpoint(commands::criu::Args),
+    /// Not implemented: rcrun has no restore (runc's needs criu)
+    Restore(commands::criu::Args),
 }
 
 /// A command-line mistake as ONE line: clap's message, the items it lists
@@ -119,8 +128,10 @@ pub fn usage_error_line(e: &clap::Error) -> String {
 pub fn parse() -> Result<Cli, clap::Error> {
     use clap::{CommandFactory, FromArgMatches};
     let mut cmd = Cli::command();
-    if std::env::args_os().any(|a| a == "--version" || a == "-V") {
-        cmd = cmd.long_version(rcrun::version::LONG.as_str());
+    if std::env::args_os().any(|a| a == "--version" || a == "-v" || a == "-V") {
+        // runc prints the same long form for -v and --version.
+        let long = rcrun::version::LONG.as_str();
+        cmd = cmd.version(long).long_version(long);
     }
     let matches = cmd.try_get_matches()?;
     Cli::from_arg_matches(&matches)

@@ -155,5 +155,7 @@ fn dispatch(cli: &Cli) -> rcrun::error::Result<i32> {
         Command::Features(a) => commands::features::run(a),
         Command::Spec(a) => commands::spec::run(a),
         Command::Completion(a) => commands::completion::run(a),
+        Command::Checkpoint(a) => commands::criu::run("checkpoint", a),
+        Command::Restore(a) => commands::criu::run("restore", a),
     }
 }

@@ -4,6 +4,10 @@ use std::sync::LazyLock;
 
 pub const SHORT: &str = env!("CARGO_PKG_VERSION");
 
+/// What follows the program name on `--version`'s first line: runc prints
+/// `runc version X`, and docker (`docker info`) parses that shape.
+pub const CLI_SHORT: &str = concat!("version ", env!("CARGO_PKG_VERSION"));
+
 /// The git commit rcrun was built from (runtime/build.rs), or "unknown".
 pub const COMMIT: &str = match option_env!("RCRUN_COMMIT") {
     Some(c) => c,
@@ -23,7 +27,7 @@ pub static LONG: LazyLock<String> = LazyLock::new(|| {
     };
     format!(
         "{}\ncommit: {}\nspec: {}\nlibcontainer: {}\ncgroup layout: {}",
-        SHORT,
+        CLI_SHORT,
         COMMIT,
         crate::state::OCI_VERSION,
         LIBCONTAINER,

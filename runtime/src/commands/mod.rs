@@ -2,6 +2,7 @@
 
 pub mod completion;
 pub mod create;
+pub mod criu;
 pub mod delete;
 pub mod events;
 pub mod exec;

@@ -1,0 +1,137 @@
+#!/usr/bin/env bats
+# rcrun as a drop-in for runc (issue "a true drop-in for runc"): what
+# callers of runc read from its output, side by side with REF_RUNTIME.
+#   - `spec` (and `spec --rootless`) writes runc's template, field for field
+#     and in runc's order (only ociVersion differs: each runtime's own);
+#     a container made from it runs the same: hostname runc, no inheritable
+#     capabilities, every device denied;
+#   - `--version` / `-v`: `<name> version X`, then `commit:` and `spec:`
+#     lines (docker info parses this shape);
+#   - `-h` works for every subcommand runc has;
+#   - `checkpoint` / `restore`: rcrun refuses in one line naming criu;
+#   - `events --stats` prints its keys in runc's order: type, id, data.
+
+bats_require_minimum_version 1.5.0
+load ../lib/common
+load ../lib/reliability
+
+setup_file() { suite_setup_file; }
+teardown_file() { suite_teardown_file; }
+setup() { suite_setup; }
+teardown() { suite_teardown; }
+
+# spec_of WHICH DIR [--rootless]: `WHICH spec` into DIR, printed compact
+# without ociVersion (key order kept).
+spec_of() {
+	local which=$1 dir=$2
+	shift 2
+	mkdir -p "$dir"
+	(cd "$dir" && "$(rtbin "$which")" spec "$@") || return 1
+	jq -c 'del(.ociVersion)' "$dir/config.json"
+}
+
+@test "spec writes runc's template, in runc's order" {
+	local a b
+	a=$(spec_of rt "$BATS_TEST_TMPDIR/rt")
+	b=$(spec_of ref "$BATS_TEST_TMPDIR/ref")
+	[[ $a == "$b" ]] || { diff <(jq . <<<"$a") <(jq . <<<"$b"); return 1; }
+	jq -e '.process.terminal == true and .hostname == "runc"
+		and .linux.resources.devices == [{"allow": false, "access": "rwm"}]
+		and (.process.capabilities.inheritable == null)
+		and ([.linux.namespaces[].type] | index("cgroup") == null)' <<<"$a" >/dev/null
+}
+
+@test "spec --rootless writes runc's rootless template" {
+	local a b
+	a=$(spec_of rt "$BATS_TEST_TMPDIR/rt" --rootless)
+	b=$(spec_of ref "$BATS_TEST_TMPDIR/ref" --rootless)
+	[[ $a == "$b" ]] || { diff <(jq . <<<"$a") <(jq . <<<"$b"); return 1; }
+	jq -e '.linux.uidMappings[0].containerID == 0 and (.linux.resources == null)
+		and ([.linux.namespaces[].type] | index("user") != null and index("network") == null)' <<<"$a" >/dev/null
+}
+
+@test "spec refuses to overwrite config.json, as runc" {
+	local which
+	for which in rt ref; do
+		mkdir -p "$BATS_TEST_TMPDIR/$which"
+		echo '{}' >"$BATS_TEST_TMPDIR/$which/config.json"
+		rc_of "$which" spec --bundle "$BATS_TEST_TMPDIR/$which"
+		[[ $RC -ne 0 ]] || { echo "$which spec overwrote config.json"; return 1; }
+		[[ $(cat "$BATS_TEST_TMPDIR/$which/config.json") == '{}' ]]
+	done
+}
+
+@test "a container from the template runs the same: hostname, capabilities, devices" {
+	local which out=() d
+	for which in rt ref; do
+		d=$BATS_TEST_TMPDIR/run-$which
+		spec_of "$which" "$d" >/dev/null
+		make_bundle "$d/b" >/dev/null || return 1
+		# The template with terminal off (no tty here), this test's cgroup
+		# parent, CAP_MKNOD to make /dev/kmsg's node (the deny-all device
+		# rule must still refuse opening it), and a probe of what it gives.
+		jq --arg cg "$CG_PARENT/$(ctr_id "tpl-$which")" '.process.terminal = false
+			| .root = {"path": "b/rootfs"} | .linux.cgroupsPath = $cg
+			| .process.capabilities |= with_entries(.value += ["CAP_MKNOD"])
+			| .process.args = ["sh", "-c", "hostname; grep CapInh /proc/self/status; mknod /tmp/k c 1 11; cat /tmp/k 2>&1 | head -c 60; echo"]' \
+			"$d/config.json" >"$d/c.json" && mv "$d/c.json" "$d/config.json"
+		rc_of "$which" run --bundle "$d" "$(ctr_id "tpl-$which")"
+		[[ $RC -eq 0 ]] || { echo "$which run of the template: rc=$RC $ERR"; return 1; }
+		out+=("$OUT")
+		note "$which: $(tr '\n' '|' <<<"$OUT")"
+	done
+	[[ ${out[0]} == "${out[1]}" ]]
+	grep -qx runc <<<"${out[0]}"
+	grep -qx $'CapInh:\t0000000000000000' <<<"${out[0]}"
+	grep -q 'Operation not permitted' <<<"${out[0]}"
+}
+
+@test "--version and -v: '<name> version X', then commit: and spec: lines, as runc" {
+	local which flag name
+	for which in rt ref; do
+		name=$(basename "$(rtbin "$which")")
+		for flag in --version -v; do
+			rc_of "$which" "$flag"
+			[[ $RC -eq 0 ]] || { echo "$which $flag: rc=$RC"; return 1; }
+			[[ $(head -n1 <<<"$OUT") =~ ^$name\ version\ [0-9] ]] || { echo "$which $flag: first line: $(head -n1 <<<"$OUT")"; return 1; }
+			grep -q '^commit: ' <<<"$OUT" && grep -q '^spec: ' <<<"$OUT" || { echo "$which $flag: $OUT"; return 1; }
+		done
+	done
+}
+
+@test "-h and --help work for every subcommand runc has" {
+	local which sub bad=()
+	for sub in checkpoint create delete events exec kill list pause ps restore resume run spec start state update features; do
+		for which in rt ref; do
+			rc_of "$which" "$sub" -h
+			if [[ $RC -ne 0 ]] || ! grep -qi 'usage' <<<"$OUT"; then
+				bad+=("$which $sub -h: rc=$RC $(head -n1 <<<"$ERR")")
+			fi
+		done
+	done
+	[[ ${#bad[@]} -eq 0 ]] || { printf '%s\n' "${bad[@]}"; return 1; }
+}
+
+@test "checkpoint and restore: refused in one line that names criu" {
+	local sub
+	for sub in checkpoint restore; do
+		rc_of rt "$sub" --image-path "$BATS_TEST_TMPDIR/img" "$(ctr_id nope)"
+		[[ $RC -ne 0 ]] || { echo "$sub exited 0"; return 1; }
+		assert_one_line_error "$ERR" 'criu'
+	done
+}
+
+@test "events --stats: keys in runc's order (type, id, data)" {
+	local which id keys=()
+	for which in rt ref; do
+		id=$(ctr_id "ev-$which")
+		make_bundle "$BATS_TEST_TMPDIR/$id" >/dev/null
+		ctr_run_d "$which" "$id" "$BATS_TEST_TMPDIR/$id"
+		rc_of "$which" events --stats "$id"
+		ctr_force_delete "$which" "$id"
+		[[ $RC -eq 0 ]] || { echo "$which events --stats: rc=$RC $ERR"; return 1; }
+		keys+=("$(jq -c keys_unsorted <<<"$OUT")")
+		[[ $OUT == '{"type":"stats","id":"'"$id"'","data":'* ]] || { echo "$which: $OUT"; return 1; }
+	done
+	[[ ${keys[0]} == "${keys[1]}" ]]
+}
