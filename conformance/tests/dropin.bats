@@ -135,3 +135,64 @@ spec_of() {
 	done
 	[[ ${keys[0]} == "${keys[1]}" ]]
 }
+
+# live WHICH ID: a running `sleep 600` container (the test's bundle).
+live() {
+	make_bundle "$BATS_TEST_TMPDIR/$2" >/dev/null
+	ctr_run_d "$1" "$2" "$BATS_TEST_TMPDIR/$2"
+}
+
+@test "kill ID 0 and kill -a ID 0: a liveness check, as runc" {
+	local which id
+	for which in rt ref; do
+		id=$(ctr_id "k0-$which")
+		live "$which" "$id"
+		rc_of "$which" kill "$id" 0
+		[[ $RC -eq 0 ]] || { echo "$which kill $id 0: rc=$RC $ERR"; return 1; }
+		rc_of "$which" kill -a "$id" 0
+		[[ $RC -eq 0 ]] || { echo "$which kill -a $id 0: rc=$RC $ERR"; return 1; }
+		[[ $(ctr_status "$which" "$id") == running ]] || { echo "$which: signal 0 stopped the container"; return 1; }
+		ctr_force_delete "$which" "$id"
+	done
+}
+
+@test "exec --pid-file in a directory that does not exist fails, as runc" {
+	local which id
+	for which in rt ref; do
+		id=$(ctr_id "pf-$which")
+		live "$which" "$id"
+		rc_of "$which" exec --pid-file "$BATS_TEST_TMPDIR/no/such/dir/pid" "$id" true
+		ctr_force_delete "$which" "$id"
+		[[ $RC -ne 0 ]] || { echo "$which exec --pid-file <missing dir> exited 0"; return 1; }
+		note "$which: rc=$RC $(tail -n1 <<<"$ERR")"
+	done
+}
+
+@test "delete --force of a paused container thaws it and removes everything, as runc" {
+	local which id pid
+	for which in rt ref; do
+		id=$(ctr_id "dp-$which")
+		live "$which" "$id"
+		pid=$(ctr_pid "$which" "$id")
+		rc_of "$which" pause "$id"
+		[[ $RC -eq 0 ]] || { echo "$which pause: $ERR"; return 1; }
+		rc_of "$which" delete --force "$id"
+		[[ $RC -eq 0 ]] || { echo "$which delete --force of a paused container: rc=$RC $ERR"; return 1; }
+		# Dead (a zombie until pid 1 reaps it is dead too).
+		[[ ! -e /proc/$pid/stat || $(awk '{ print $3 }' "/proc/$pid/stat") == Z ]] || {
+			echo "$which: init $pid survived: $(cat "/proc/$pid/stat")"
+			return 1
+		}
+		nothing_left_of "$which" "$id"
+	done
+}
+
+@test "a device rule with access 'rwa' is normalised, as runc" {
+	local which id
+	for which in rt ref; do
+		id=$(ctr_id "dv-$which")
+		make_bundle "$BATS_TEST_TMPDIR/$id" '.linux.resources.devices = [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwa"}]' >/dev/null
+		ctr_run_d "$which" "$id" "$BATS_TEST_TMPDIR/$id" || return 1
+		ctr_force_delete "$which" "$id"
+	done
+}

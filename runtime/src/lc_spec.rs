@@ -97,12 +97,34 @@ fn device_rules(spec: &Spec) -> Result<oci_spec::runtime::LinuxResources> {
         .and_then(|l| l.resources().as_ref())
         .and_then(|r| r.devices().as_ref())
     {
-        rules.extend(user.iter().cloned());
+        rules.extend(user.iter().filter_map(normalise_access));
     }
     LinuxResourcesBuilder::default()
         .devices(rules)
         .build()
         .map_err(|e| Error::from(SpecError::field("linux.resources.devices", e.to_string())))
+}
+
+/// A rule's access as the kernel takes it, as runc makes it: only r, w and
+/// m, each once, in that order ("rwa" is "rw": the kernel refuses the
+/// text as given with EINVAL). A rule left with none of them does nothing
+/// in runc either, and is dropped.
+fn normalise_access(
+    rule: &oci_spec::runtime::LinuxDeviceCgroup,
+) -> Option<oci_spec::runtime::LinuxDeviceCgroup> {
+    let Some(given) = rule.access() else {
+        return Some(rule.clone());
+    };
+    let access: String = ['r', 'w', 'm']
+        .into_iter()
+        .filter(|c| given.contains(*c))
+        .collect();
+    if access.is_empty() {
+        return None;
+    }
+    let mut rule = rule.clone();
+    rule.set_access(Some(access));
+    Some(rule)
 }
 
 pub(crate) fn is_bind(m: &Mount) -> bool {

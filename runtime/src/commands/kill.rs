@@ -18,7 +18,11 @@ pub struct Args {
 }
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
-    let sig = signal::parse(&args.signal).map_err(|m| SpecError::from_message(&m))?;
+    // Signal 0 (a liveness check) is no nix Signal.
+    let sig = match args.signal.as_str() {
+        "0" => None,
+        s => Some(signal::parse(s).map_err(|m| SpecError::from_message(&m))?),
+    };
     // Waits for a create in progress: its init pid is not known before.
     Container::open(root, &args.container_id)?.kill(sig, args.all)?;
     Ok(0)

@@ -94,6 +94,11 @@ fn kill_and_wait(st: &ContainerState) -> Result<()> {
     if !init_kills_all {
         let _ = signal_all(&st.cgroups, Signal::SIGKILL);
     }
+    // A paused container: frozen processes die only once thawed (runc thaws
+    // too). Otherwise the wait below times out and the init stays frozen.
+    if st.cgroups.is_frozen().unwrap_or(false) {
+        let _ = st.cgroups.thaw();
+    }
     let deadline = Instant::now() + Duration::from_secs(10);
     while st.pid > 0 && state::process_alive(st.pid, st.pid_start_time) {
         let now = Instant::now();

@@ -3,7 +3,7 @@
 //! last by our executor (seccomp_late).
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Process;
 
@@ -90,6 +90,9 @@ impl ExecTarget<'_> {
         let (root, st) = (&self.c.root, self.c.state());
         opts.console_socket = absolute("--console-socket", opts.console_socket)?;
         opts.pid_file = absolute("--pid-file", opts.pid_file)?;
+        if let Some(p) = &opts.pid_file {
+            pid_file_dir_exists(p)?;
+        }
         leave_deleted_cwd();
         check_apparmor(&opts.process)?;
         let hierarchies = Hierarchies::detect()?;
@@ -160,6 +163,22 @@ fn check_apparmor(process: &Process) -> Result<()> {
         "exec: process.apparmorProfile (--apparmor)",
         format!("{profile:?}"),
         ": AppArmor is not enabled on this host",
+    )
+    .into())
+}
+
+/// runc fails an exec whose pid file cannot be written (and kills the
+/// process it started). Checked before anything starts: a missing
+/// directory is the common mistake, and nothing is left to undo.
+fn pid_file_dir_exists(p: &Path) -> Result<()> {
+    let dir = p.parent().unwrap_or(Path::new("/"));
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(SpecError::new(
+        "--pid-file",
+        p.display().to_string(),
+        format!(": its directory {} does not exist", dir.display()),
     )
     .into())
 }

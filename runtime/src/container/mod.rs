@@ -156,10 +156,15 @@ impl Container {
     }
 
     /// `kill`: signals init, or with `all` every process in the cgroup.
-    pub fn kill(&self, sig: Signal, all: bool) -> Result<()> {
+    /// `None` is signal 0: only checks that the processes exist (runc's
+    /// `kill ID 0`, a liveness check).
+    pub fn kill(&self, sig: Option<Signal>, all: bool) -> Result<()> {
         let st = &self.state;
         if all {
-            return signal_all(&st.cgroups, sig);
+            return match sig {
+                Some(sig) => signal_all(&st.cgroups, sig),
+                None => Ok(st.cgroups.pids().map(|_| ())?),
+            };
         }
         if st.status() == Status::Stopped {
             return Err(self.refused(Status::Stopped, Action::Signal));
