@@ -196,3 +196,20 @@ live() {
 		ctr_force_delete "$which" "$id"
 	done
 }
+
+@test "no PATH in process.env: an absolute args[0] runs, a bare name fails, as runc" {
+	local which id
+	for which in rt ref; do
+		id=$(ctr_id "np-$which")
+		make_bundle "$BATS_TEST_TMPDIR/$id" '.process.env = [] | .process.args = ["/bin/echo", "hi"]' >/dev/null
+		rc_of "$which" run --bundle "$BATS_TEST_TMPDIR/$id" "$id"
+		[[ $RC -eq 0 && $OUT == hi ]] || { echo "$which run /bin/echo without PATH: rc=$RC out=$OUT $ERR"; return 1; }
+		ctr_force_delete "$which" "$id"
+		id=$(ctr_id "nb-$which")
+		make_bundle "$BATS_TEST_TMPDIR/$id" '.process.env = [] | .process.args = ["echo", "hi"]' >/dev/null
+		rc_of "$which" run --bundle "$BATS_TEST_TMPDIR/$id" "$id"
+		ctr_force_delete "$which" "$id"
+		[[ $RC -ne 0 ]] || { echo "$which run of a bare name without PATH exited 0"; return 1; }
+		note "$which, bare name without PATH: rc=$RC $(tail -n1 <<<"$ERR")"
+	done
+}

@@ -137,7 +137,10 @@ impl Executor for LateSeccomp {
     }
 
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
-        DefaultExecutor {}.validate(spec)
+        match with_path_for_direct_exec(spec) {
+            Some(s) => DefaultExecutor {}.validate(&s),
+            None => DefaultExecutor {}.validate(spec),
+        }
     }
 }
 
@@ -174,6 +177,25 @@ impl LateSeccomp {
         }
         DefaultExecutor {}.exec(spec)
     }
+}
+
+/// An `args[0]` with a '/' is executed as is (runc, execvp): no PATH is
+/// needed, but libcontainer's check refuses a process without one (`ctr
+/// run --rootfs DIR id /bin/dd` gives no env at all). The check gets a spec
+/// with an empty PATH, which still checks that the file exists and is
+/// executable; the process itself keeps the env it was given.
+fn with_path_for_direct_exec(spec: &Spec) -> Option<Spec> {
+    let process = spec.process().as_ref()?;
+    let direct = process.args().as_ref()?.first()?.contains('/');
+    let env = process.env().clone().unwrap_or_default();
+    if !direct || env.iter().any(|e| e.starts_with("PATH=")) {
+        return None;
+    }
+    let mut process = process.clone();
+    process.set_env(Some(env.into_iter().chain(["PATH=".to_string()]).collect()));
+    let mut out = spec.clone();
+    out.set_process(Some(process));
+    Some(out)
 }
 
 fn fail_hook(i: usize, h: &Hook, e: String) -> ExecutorError {
