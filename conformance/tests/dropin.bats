@@ -213,3 +213,21 @@ live() {
 		note "$which, bare name without PATH: rc=$RC $(tail -n1 <<<"$ERR")"
 	done
 }
+
+@test "v1 cpuset: a container under an existing cgroup with empty cpus/mems (a pod's, made by someone else) starts, as runc" {
+	[[ $(cg_ctrl_version cpuset) == 1 ]] || skip "cpuset is not a v1 controller on this host ($CG_LAYOUT): the empty cpuset of a new v1 cgroup does not exist here"
+	local which id pod m
+	for which in rt ref; do
+		id=$(ctr_id "cs-$which")
+		pod=$(cg_dir cpuset "$CG_PARENT/pod-$which")
+		mkdir "$pod"
+		[[ -z $(tr -d '\n' <"$pod/cpuset.cpus") ]] || { echo "a new v1 cpuset cgroup is not empty here"; return 1; }
+		make_bundle "$BATS_TEST_TMPDIR/$id" '.linux.cgroupsPath = ($parent + "/pod-'"$which"'/" + $id) | .linux.resources.cpu = {"quota": 50000, "period": 100000}' >/dev/null
+		rc_of "$which" run -d --bundle "$BATS_TEST_TMPDIR/$id" "$id"
+		local rc=$RC err=$ERR
+		ctr_force_delete "$which" "$id"
+		# runc leaves the parents it made in the other hierarchies.
+		for m in "${CG_HIERS[@]}"; do rmdir "$m$CG_PARENT/pod-$which" 2>/dev/null || true; done
+		[[ $rc -eq 0 ]] || { echo "$which: rc=$rc $err"; return 1; }
+	done
+}

@@ -74,7 +74,8 @@ fn read_controllers(dir: &Path) -> Vec<String> {
 /// `made`. v2: controllers are enabled in each ancestor first, as the files
 /// of a controller appear in a cgroup only when its parent delegates it.
 /// v1 cpuset: new directories start with empty cpus/mems, which would make
-/// attaching any task fail, so they inherit the parent's.
+/// attaching any task fail, so each level left empty (ours or an existing
+/// one) inherits its parent's.
 pub(crate) fn create_dir(d: &CgroupDir, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
     let rel = d
         .path
@@ -98,12 +99,14 @@ pub(crate) fn create_dir(d: &CgroupDir, made: &mut Vec<PathBuf>) -> Result<(), C
             Ok(()) => {
                 tracing::debug!(dir = %cur.display(), "created cgroup");
                 made.push(cur.clone());
-                if is_cpuset {
-                    inherit_cpuset(&parent, &cur)?;
-                }
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(CgroupError::io("mkdir", &cur, e)),
+        }
+        // An existing ancestor can be empty too (a pod cgroup someone made
+        // with mkdir): filled top-down like runc, or no task could join.
+        if is_cpuset {
+            inherit_cpuset(&parent, &cur)?;
         }
     }
     Ok(())
