@@ -29,27 +29,13 @@ DOCKER_CGP=/rcrun-test-$RCRUN_TEST_TAG-dcrash
 
 setup_file() {
 	suite_setup_file || return 1
-	if [[ ${RCRUN_TEST_NO_DOCKER:-0} == 1 ]]; then
-		echo "RCRUN_TEST_NO_DOCKER=1" >"$BATS_FILE_TMPDIR/docker-skip"
-		return 0
-	fi
-	if ! docker_available; then
-		echo "docker not available: $DOCKER_UNAVAILABLE_WHY" >"$BATS_FILE_TMPDIR/docker-missing"
-		return 0
-	fi
-	local crt
+	local crt d=$RCRUN_TEST_TMP/dcrash
 	if ! crt=$(crash_runtime 2>"$BATS_FILE_TMPDIR/crash-build.log"); then
 		echo "no crash-points build: $(tail -n 3 "$BATS_FILE_TMPDIR/crash-build.log" | tr '\n' ' ')" >"$BATS_FILE_TMPDIR/docker-missing"
 		return 0
 	fi
-	local d=$RCRUN_TEST_TMP/dcrash
-	mkdir -p "$d"
-	: >"$d/crash-at"
-	cat >"$d/rcrun-crash" <<EOF
-#!/bin/sh
-echo "\$*" >>"$d/calls.log"
-RCRUN_TEST_CRASH_AT=\$(cat "$d/crash-at") exec "$crt" "\$@"
-EOF
+	echo "$crt" >"$BATS_FILE_TMPDIR/crash-rt"
+	crash_wrapper "$d/rcrun-crash" "$crt" "$d" || return 1
 	# runc killed before its start does anything (the one step a wrapper
 	# can hit): what docker 20.10 does with runc's leftovers
 	cat >"$d/runc-crash" <<EOF
@@ -59,42 +45,19 @@ case " \$* " in
 esac
 exec runc "\$@"
 EOF
-	chmod 755 "$d/rcrun-crash" "$d/runc-crash"
-	echo "$crt" >"$BATS_FILE_TMPDIR/crash-rt"
-	if ! docker_start "$d" "$d/rcrun-crash" "$d/runc-crash" "$DOCKER_CGP" >"$BATS_FILE_TMPDIR/docker-start.log" 2>&1 ||
-		! docker_import_busybox >>"$BATS_FILE_TMPDIR/docker-start.log" 2>&1; then
-		echo failed >"$BATS_FILE_TMPDIR/docker-failed"
-		return 0
-	fi
-	CG_PARENT=$DOCKER_CGP test_parent_cgroup_create
-	LEAK_EXTRA_STATE_DIRS=$(docker_state_dirs)
-	export DOCKER_DIR LEAK_EXTRA_STATE_DIRS
+	chmod 755 "$d/runc-crash"
+	docker_file_start dcrash "$d/rcrun-crash" "$d/runc-crash" "$DOCKER_CGP"
 }
 
 teardown_file() {
 	local rc=0
-	if [[ -n ${DOCKER_DIR:-} ]]; then
-		docker_stop "$DOCKER_DIR" || rc=1
-	elif [[ -d $RCRUN_TEST_TMP/dcrash ]]; then
-		docker_stop "$RCRUN_TEST_TMP/dcrash" || rc=1
-	fi
-	LEAK_EXTRA_STATE_DIRS=""
+	docker_file_stop dcrash || rc=1
 	suite_teardown_file || rc=1
 	return $rc
 }
 
 setup() {
-	if [[ -f $BATS_FILE_TMPDIR/docker-skip ]]; then
-		skip "docker tests off: $(cat "$BATS_FILE_TMPDIR/docker-skip")"
-	fi
-	if [[ -f $BATS_FILE_TMPDIR/docker-missing ]]; then
-		boundary_unavailable "$(cat "$BATS_FILE_TMPDIR/docker-missing")" || return 1
-	fi
-	if [[ -f $BATS_FILE_TMPDIR/docker-failed ]]; then
-		cat "$BATS_FILE_TMPDIR/docker-start.log"
-		echo "private dockerd failed to start (log above)"
-		return 1
-	fi
+	docker_file_ready || return 1
 	CRASH_RT=$(<"$BATS_FILE_TMPDIR/crash-rt")
 	# docker 20.10 gives every runtime runc's root
 	DK_RT_ROOT=$DOCKER_DIR/exec/runtime-runc/moby

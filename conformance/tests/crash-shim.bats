@@ -13,27 +13,10 @@
 
 bats_require_minimum_version 1.5.0
 load ../lib/common
+load ../lib/reliability
 load ../lib/boundary
 # shellcheck source=../lib/containerd.bash
 source "$CONF_LIB/containerd.bash"
-
-# crash_shim: the crash-points shim, built like lib/reliability.bash's
-# crash_runtime (target/crash-points), or $RCRUN_TEST_CRASH_SHIM.
-crash_shim() {
-	if [[ -n ${RCRUN_TEST_CRASH_SHIM:-} ]]; then
-		[[ -x $RCRUN_TEST_CRASH_SHIM ]] || { echo "RCRUN_TEST_CRASH_SHIM=$RCRUN_TEST_CRASH_SHIM is not executable" >&2; return 1; }
-		echo "$RCRUN_TEST_CRASH_SHIM"
-		return 0
-	fi
-	local cargo exe
-	cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
-	[[ -x $cargo ]] || { echo "cargo not found: set RCRUN_TEST_CRASH_SHIM" >&2; return 1; }
-	exe=$(cd "$REPO" && "$cargo" build --quiet -p containerd-shim-rcrun-v2 --features crash-points \
-		--target-dir "$REPO/target/crash-points" --message-format=json |
-		jq -r 'select(.reason == "compiler-artifact" and .executable != null and (.target.name | startswith("containerd-shim-rcrun"))) | .executable' |
-		tail -n 1) && [[ -x $exe ]] || { echo "building the shim with --features crash-points failed" >&2; return 1; }
-	echo "$exe"
-}
 
 setup_file() {
 	suite_setup_file || return 1
@@ -42,13 +25,7 @@ setup_file() {
 		echo "no crash-points shim: $(tail -n 3 "$BATS_FILE_TMPDIR/crash-build.log" | tr '\n' ' ')" >"$BATS_FILE_TMPDIR/missing"
 		return 0
 	fi
-	mkdir -p "$d"
-	: >"$d/crash-at"
-	cat >"$d/shim-crash" <<EOF
-#!/bin/sh
-RCRUN_TEST_CRASH_AT=\$(cat "$d/crash-at") exec "$shim" "\$@"
-EOF
-	chmod 755 "$d/shim-crash"
+	crash_wrapper "$d/shim-crash" "$shim" "$d" || return 1
 	export RCRUN_TEST_SHIM=$d/shim-crash
 	containerd_available || { echo "$CONTAINERD_UNAVAILABLE_WHY" >"$BATS_FILE_TMPDIR/missing"; return 0; }
 	containerd_start "$d" || return 1
@@ -74,14 +51,7 @@ setup() {
 teardown() {
 	[[ -f $BATS_FILE_TMPDIR/missing ]] && return 0
 	: >"$CTD_DIR/crash-at"
-	local id
-	for id in $(cctr task ls -q 2>/dev/null); do
-		cctr task kill -s SIGKILL "$id" >/dev/null 2>&1
-		cctr task delete -f "$id" >/dev/null 2>&1
-	done
-	for id in $(cctr container ls -q 2>/dev/null); do
-		cctr container delete "$id" >/dev/null 2>&1
-	done
+	containerd_remove_all
 	containerd_ns_cgroup_rmdir
 	suite_teardown
 }
