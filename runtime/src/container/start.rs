@@ -125,3 +125,56 @@ impl Container {
         res
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroups::{CgroupSet, Layout};
+    use crate::state::ContainerState;
+
+    /// A container whose init is this test process (alive), no cgroups.
+    fn state(started: bool, starter: Option<Starter>) -> ContainerState {
+        let me = Starter::this_process();
+        ContainerState {
+            id: "t".into(),
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            pid: me.pid,
+            pid_start_time: me.start_time,
+            created: String::new(),
+            owner: String::new(),
+            annotations: Default::default(),
+            started,
+            cgroups: CgroupSet {
+                layout: Layout::V2,
+                dirs: Vec::new(),
+                created: Vec::new(),
+            },
+            starter,
+        }
+    }
+
+    #[test]
+    fn running_only_once_a_live_start_saved_it() {
+        let me = Starter::this_process();
+        let dead = Starter {
+            start_time: me.start_time + 1,
+            ..me
+        };
+        assert_eq!(state(false, None).status(), Status::Created);
+        assert_eq!(state(true, None).status(), Status::Running);
+        // poststart hooks running under a live start: running
+        assert_eq!(state(true, Some(me)).status(), Status::Running);
+        // that start died before its final save: created, which delete kills
+        assert_eq!(state(true, Some(dead)).status(), Status::Created);
+    }
+
+    #[test]
+    fn starter_is_not_written_when_absent() {
+        let json = serde_json::to_value(state(true, None)).unwrap_or_default();
+        assert!(json.get("starter").is_none());
+        let json =
+            serde_json::to_value(state(true, Some(Starter::this_process()))).unwrap_or_default();
+        assert!(json["starter"]["pid"].is_number());
+    }
+}
