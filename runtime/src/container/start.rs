@@ -7,9 +7,9 @@
 //! has saved it, the container reads `created`, even once the init has
 //! exec'd the program. That is runc's rule too (`created` while its
 //! exec.fifo exists; `runc start` lets the init go, then removes the fifo)
-//! and what a caller whose `start` failed counts on: containerd's runc
-//! shim (docker 20.10) cleans up with `delete` without --force, which
-//! refuses a `running` container. So:
+//! and what `delete` without --force counts on (runc semantics, as
+//! containerd's runc shim calls it for a task it thinks created): it kills
+//! a `created` container and refuses a `running` one. So:
 //! 1. release the init (the connect to its notify socket, lc_init.rs);
 //! 2. with poststart hooks: save `started` with this process as `starter`
 //!    (the status is `running` while it lives: the hooks and anyone asking
