@@ -191,18 +191,26 @@ containerd_ns_cgroup_rmdir() {
 	return 0
 }
 
+# containerd_remove_all: every task killed and deleted, every container
+# deleted (best effort, never fails).
+containerd_remove_all() {
+	local id
+	for id in $(cctr task ls -q 2>/dev/null); do
+		cctr task kill -s SIGKILL "$id" >/dev/null 2>&1
+		cctr task delete -f "$id" >/dev/null 2>&1
+	done
+	for id in $(cctr container ls -q 2>/dev/null); do
+		cctr container delete "$id" >/dev/null 2>&1
+	done
+	return 0
+}
+
 containerd_stop() {
 	local d=${1:-$CTD_DIR} i id p
 	CTD_DIR=$d
 	[[ -d $d ]] || return 0
 	if [[ -S $d/containerd.sock ]]; then
-		for id in $(cctr task ls -q 2>/dev/null); do
-			cctr task kill -s SIGKILL "$id" >/dev/null 2>&1
-			cctr task delete -f "$id" >/dev/null 2>&1
-		done
-		for id in $(cctr container ls -q 2>/dev/null); do
-			cctr container delete "$id" >/dev/null 2>&1
-		done
+		containerd_remove_all
 	fi
 	for p in $(containerd_shim_pids); do
 		kill -KILL "$p" 2>/dev/null

@@ -247,3 +247,58 @@ docker_cg_value() {
 	path=$(docker_cg_path "$cid" "${cf%% *}") || return 1
 	cg_value "$path" "$key"
 }
+
+# The private dockerd of one .bats file, for files that need no more than
+# this (setup_file / teardown_file / setup):
+#   docker_file_start NAME RUNTIME REF_RUNTIME CGROUP_PARENT
+#       in setup_file after suite_setup_file: starts it in
+#       $RCRUN_TEST_TMP/NAME and imports the image; never fails the file,
+#       records why instead ($BATS_FILE_TMPDIR/docker-{skip,missing,failed}).
+#   docker_file_stop NAME     in teardown_file (then suite_teardown_file)
+#   docker_file_ready         in setup: skips (RCRUN_TEST_NO_DOCKER=1),
+#       skips or fails (boundary_unavailable: lib/boundary.bash) without
+#       docker, fails when the daemon did not start
+docker_file_start() {
+	local name=$1 runtime=$2 refrt=$3 cgp=$4
+	if [[ ${RCRUN_TEST_NO_DOCKER:-0} == 1 ]]; then
+		echo "RCRUN_TEST_NO_DOCKER=1" >"$BATS_FILE_TMPDIR/docker-skip"
+		return 0
+	fi
+	if ! docker_available; then
+		echo "docker not available: $DOCKER_UNAVAILABLE_WHY" >"$BATS_FILE_TMPDIR/docker-missing"
+		return 0
+	fi
+	if ! docker_start "$RCRUN_TEST_TMP/$name" "$runtime" "$refrt" "$cgp" >"$BATS_FILE_TMPDIR/docker-start.log" 2>&1 ||
+		! docker_import_busybox >>"$BATS_FILE_TMPDIR/docker-start.log" 2>&1; then
+		echo failed >"$BATS_FILE_TMPDIR/docker-failed"
+		return 0
+	fi
+	CG_PARENT=$cgp test_parent_cgroup_create
+	LEAK_EXTRA_STATE_DIRS=$(docker_state_dirs)
+	export DOCKER_DIR LEAK_EXTRA_STATE_DIRS
+}
+
+docker_file_stop() {
+	local rc=0
+	if [[ -n ${DOCKER_DIR:-} ]]; then
+		docker_stop "$DOCKER_DIR" || rc=1
+	elif [[ -d $RCRUN_TEST_TMP/$1 ]]; then
+		docker_stop "$RCRUN_TEST_TMP/$1" || rc=1
+	fi
+	LEAK_EXTRA_STATE_DIRS=""
+	return $rc
+}
+
+docker_file_ready() {
+	if [[ -f $BATS_FILE_TMPDIR/docker-skip ]]; then
+		skip "docker tests off: $(cat "$BATS_FILE_TMPDIR/docker-skip")"
+	fi
+	if [[ -f $BATS_FILE_TMPDIR/docker-missing ]]; then
+		boundary_unavailable "$(cat "$BATS_FILE_TMPDIR/docker-missing")" || return 1
+	fi
+	if [[ -f $BATS_FILE_TMPDIR/docker-failed ]]; then
+		cat "$BATS_FILE_TMPDIR/docker-start.log"
+		echo "private dockerd failed to start (log above)"
+		return 1
+	fi
+}

@@ -23,9 +23,8 @@ nothing_left_of() {
 
 # crash_runtime: path of an rcrun built with the cargo feature crash-points
 # (RCRUN_TEST_CRASH_AT=<step> SIGKILLs it at that step).  From
-# $RCRUN_TEST_CRASH_RUNTIME, else built from the repo into
-# target/crash-points (dev profile: shares nothing with the release build,
-# ~2 min the first time).  Fails with the reason on stderr.
+# $RCRUN_TEST_CRASH_RUNTIME, else built from the repo (crash_build).  Fails
+# with the reason on stderr.
 crash_runtime() {
 	if [[ -n ${RCRUN_TEST_CRASH_RUNTIME:-} ]]; then
 		[[ -x $RCRUN_TEST_CRASH_RUNTIME ]] || { echo "RCRUN_TEST_CRASH_RUNTIME=$RCRUN_TEST_CRASH_RUNTIME is not executable" >&2; return 1; }
@@ -36,16 +35,50 @@ crash_runtime() {
 		echo "RUNTIME is not rcrun: crash points exist only in rcrun" >&2
 		return 1
 	fi
-	local cargo
+	crash_build rcrun rcrun
+}
+
+# crash_build PACKAGE BINARY: builds PACKAGE with the cargo feature
+# crash-points into target/crash-points (dev profile: shares nothing with
+# the release build, ~2 min the first time) and prints the path of BINARY.
+crash_build() {
+	local pkg=$1 bin=$2 cargo exe
 	cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
-	[[ -x $cargo ]] || { echo "cargo not found: set RCRUN_TEST_CRASH_RUNTIME" >&2; return 1; }
+	[[ -x $cargo ]] || { echo "cargo not found: give a crash-points build in the environment" >&2; return 1; }
 	# where cargo put it is what cargo says (not a path guessed here)
-	local exe
-	exe=$(cd "$REPO" && "$cargo" build --quiet -p rcrun --bin rcrun --features crash-points \
+	exe=$(cd "$REPO" && "$cargo" build --quiet -p "$pkg" --bin "$bin" --features crash-points \
 		--target-dir "$REPO/target/crash-points" --message-format=json |
-		jq -r 'select(.reason == "compiler-artifact" and .target.name == "rcrun" and .executable != null) | .executable' |
-		tail -n 1) && [[ -x $exe ]] || { echo "building rcrun with --features crash-points failed" >&2; return 1; }
+		jq -r --arg bin "$bin" 'select(.reason == "compiler-artifact" and .target.name == $bin and .executable != null) | .executable' |
+		tail -n 1) && [[ -x $exe ]] || { echo "building $bin with --features crash-points failed" >&2; return 1; }
 	echo "$exe"
+}
+
+# crash_shim: path of the shim built with the cargo feature crash-points
+# (forwarded to the runtime: the shim starts containers in-process), from
+# $RCRUN_TEST_CRASH_SHIM or built like crash_runtime.
+crash_shim() {
+	if [[ -n ${RCRUN_TEST_CRASH_SHIM:-} ]]; then
+		[[ -x $RCRUN_TEST_CRASH_SHIM ]] || { echo "RCRUN_TEST_CRASH_SHIM=$RCRUN_TEST_CRASH_SHIM is not executable" >&2; return 1; }
+		echo "$RCRUN_TEST_CRASH_SHIM"
+		return 0
+	fi
+	crash_build containerd-shim-rcrun-v2 containerd-shim-rcrun-v2
+}
+
+# crash_wrapper OUT BIN DIR: writes the script OUT, which runs BIN with
+# RCRUN_TEST_CRASH_AT = the contents of DIR/crash-at (made empty here: no
+# crash until a test writes a step) and logs its arguments to
+# DIR/calls.log.  For the callers that start rcrun or the shim themselves
+# (docker, containerd).
+crash_wrapper() {
+	local out=$1 bin=$2 dir=$3
+	mkdir -p "$dir" && : >"$dir/crash-at" || return 1
+	cat >"$out" <<EOF
+#!/bin/sh
+echo "\$*" >>"$dir/calls.log"
+RCRUN_TEST_CRASH_AT=\$(cat "$dir/crash-at") exec "$bin" "\$@"
+EOF
+	chmod 755 "$out"
 }
 
 # count_lines CMD...: number of output lines of CMD.

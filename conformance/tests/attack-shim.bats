@@ -57,13 +57,7 @@ setup() {
 teardown() {
 	containerd_available || return 0
 	local id rc=0
-	for id in $(cctr task ls -q 2>/dev/null); do
-		cctr task kill -s SIGKILL "$id" >/dev/null 2>&1
-		cctr task delete -f "$id" >/dev/null 2>&1
-	done
-	for id in $(cctr container ls -q 2>/dev/null); do
-		cctr container delete "$id" >/dev/null 2>&1
-	done
+	containerd_remove_all
 	shims_gone || { [[ -n ${BATS_TEST_COMPLETED:-} ]] && rc=1; }
 	# runc (and a runtime may) leave the namespace's parent cgroup /<ns>
 	containerd_ns_cgroup_rmdir

@@ -5,7 +5,9 @@
 # runtime/src/crashpoint.rs), and at random moments from outside.  After
 # each crash the NORMAL rcrun must: answer `state` and `list`, remove
 # everything with `delete --force`, and create the same id again.  The init
-# dying before `start` must be reported clearly.
+# dying before `start` must be reported clearly.  A killed `start` leaves
+# either a created container that `delete` without --force kills and
+# removes, or a running one whose state says so (container/start.rs).
 
 bats_require_minimum_version 1.5.0
 load ../lib/common
@@ -149,18 +151,155 @@ create_crash() {
 	nothing_left_of rt "$id"
 }
 
-@test "kill -9 in start before the init is told to exec" {
+# program_runs PID: the init has exec'd the user's `sleep` (before, its
+# name is rcrun's "rcrun:[INIT]"); waits up to 2 s for a released init.
+program_runs() {
+	local i
+	for ((i = 0; i < 40; i++)); do
+		[[ $(cat "/proc/$1/comm" 2>/dev/null) == sleep ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# gone PID: no such process (or a zombie).
+gone() {
+	local st
+	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
+	[[ -z $st || $st == Z ]]
+}
+
+# start_crash STEP WANT [HOOKS]: `start` killed at STEP (a poststart hook
+# when HOOKS=hooks).  WANT is what the state must then say, and what the
+# user's program must be doing: "created-waiting" (init not released),
+# "created-running" (released, start not recorded) or "running".  Then
+# `delete` WITHOUT --force (what docker 20.10's runc shim runs after a
+# failed start): a created container is killed and removed, nothing left
+# (no process, no cgroup, no state); a running one is refused, and delete
+# --force removes it.
+start_crash() {
+	local step=$1 want=$2 id pid d st filter=.
 	need_crash_rt
-	id=$(ctr_id crash-start)
-	make_bundle "$BATS_TEST_TMPDIR/$id"
+	id=$(ctr_id "crash-${step//:/-}")
+	[[ ${3:-} == hooks ]] && filter=".hooks = {poststart: [{path: \"/bin/sh\", args: [\"sh\", \"-c\", \"cat > $BATS_TEST_TMPDIR/poststart.json\"]}]}"
+	make_bundle "$BATS_TEST_TMPDIR/$id" "$filter"
 	ctr_create rt "$id"
 	[ "$RC" -eq 0 ] || { echo "create: $ERR"; false; }
 	pid=$(ctr_pid rt "$id")
-	crash_at start:before-exec start "$id"
-	[ "$RC" -eq 137 ] || { echo "start: expected rc 137, got $RC: $ERR"; false; }
-	# the init never exec'd sleep (documented: state says running)
-	[ "$(cat "/proc/$pid/comm")" != sleep ]
-	after_crash "$id"
+	d=$(cg_dir memory "$CG_PARENT/$id" 2>/dev/null || cg_dir unified "$CG_PARENT/$id")
+	crash_at "$step" start "$id"
+	[ "$RC" -eq 137 ] || { echo "start with RCRUN_TEST_CRASH_AT=$step: expected rc 137, got $RC: $ERR"; false; }
+	st=$(ctr_status rt "$id")
+	case $want in
+	created-waiting)
+		! program_runs "$pid" || { echo "$step: the init exec'd its program"; false; } ;;
+	*)
+		program_runs "$pid" || { echo "$step: the init did not exec its program: $(cat "/proc/$pid/comm")"; false; } ;;
+	esac
+	note "$step: state $st, /proc/$pid/comm $(cat "/proc/$pid/comm")"
+	assert_eq "$step: status" "${want%-*}" "$st"
+	if [[ $want == created-running ]]; then
+		# a second start cannot release it again, and says why
+		rc_of rt start "$id"
+		[ "$RC" -ne 0 ] || { echo "$step: a second start succeeded"; false; }
+		assert_one_line_error "$ERR" 'earlier start was killed' 'delete'
+	fi
+	rc_of rt delete "$id"
+	if [[ $want == running ]]; then
+		[ "$RC" -ne 0 ] || { echo "$step: delete (no --force) removed a running container"; false; }
+		assert_one_line_error "$ERR" 'not stopped: running'
+		rc_of rt delete --force "$id"
+	fi
+	[ "$RC" -eq 0 ] || { echo "$step: delete: rc=$RC $ERR"; false; }
+	gone "$pid" || { echo "$step: pid $pid ($(cat "/proc/$pid/comm")) survived the delete"; false; }
+	[ ! -e "$d" ] || { echo "$step: cgroup $d left: $(cat "$d/cgroup.procs")"; false; }
+	nothing_left_of rt "$id"
+}
+
+@test "kill -9 in start before the init is released: created, delete removes it" {
+	start_crash start:before-release created-waiting
+}
+
+@test "kill -9 in start right after the connect that releases the init: created, delete kills the program" {
+	start_crash start:after-connect created-running
+}
+
+@test "kill -9 in start after the release, before the state save: created, delete kills the program" {
+	start_crash start:after-release created-running
+}
+
+@test "kill -9 in start before the poststart hooks (started saved with its starter): created, delete kills" {
+	start_crash start:before-poststart created-running hooks
+}
+
+@test "kill -9 in start after the poststart hooks, before the final save: created, delete kills" {
+	start_crash start:after-poststart created-running hooks
+}
+
+@test "kill -9 in start after the final save: running, delete refuses, delete --force removes" {
+	start_crash start:after-save running
+}
+
+@test "kill -9 in start at each step, then the normal recovery (state, list, delete --force, same id)" {
+	need_crash_rt
+	local step
+	for step in start:before-release start:after-release start:after-save; do
+		id=$(ctr_id "crash-rec-${step//:/-}")
+		make_bundle "$BATS_TEST_TMPDIR/$id"
+		ctr_create rt "$id"
+		[ "$RC" -eq 0 ] || { echo "create: $ERR"; false; }
+		crash_at "$step" start "$id"
+		[ "$RC" -eq 137 ] || { echo "start: expected rc 137, got $RC: $ERR"; false; }
+		after_crash "$id"
+	done
+}
+
+@test "start after a start killed before the release: the container starts normally" {
+	need_crash_rt
+	id=$(ctr_id crash-restart)
+	make_bundle "$BATS_TEST_TMPDIR/$id"
+	ctr_create rt "$id"
+	pid=$(ctr_pid rt "$id")
+	crash_at start:before-release start "$id"
+	[ "$RC" -eq 137 ]
+	rc_of rt start "$id"
+	[ "$RC" -eq 0 ] || { echo "start after the killed start: $ERR"; false; }
+	program_runs "$pid"
+	assert_eq status running "$(ctr_status rt "$id")"
+	ctr_kill_delete rt "$id"
+	nothing_left_of rt "$id"
+}
+
+@test "kill -9 of start at random moments (30 tries): the state never says running before the program runs; delete cleans up" {
+	[[ $(basename "$RUNTIME") == rcrun ]] || skip "rcrun only"
+	id=$(ctr_id crash-rstart)
+	make_bundle "$BATS_TEST_TMPDIR/$id"
+	local i delay st pid outcomes=""
+	for ((i = 0; i < 30; i++)); do
+		ctr_create rt "$id"
+		[ "$RC" -eq 0 ] || { echo "create #$i: $ERR"; false; }
+		pid=$(ctr_pid rt "$id")
+		delay=$(printf '0.%03d' $((RANDOM % 8)))
+		"$RUNTIME" --root "$RT_ROOT" start "$id" </dev/null >/dev/null 2>&1 3>&- &
+		p=$!
+		sleep "$delay"
+		kill -9 "$p" 2>/dev/null || true
+		prc=0
+		wait "$p" || prc=$?
+		st=$(ctr_status rt "$id")
+		outcomes+=" $prc:$st"
+		if [[ $st == running ]]; then
+			program_runs "$pid" || { echo "#$i: state running, init not exec'd ($(cat "/proc/$pid/comm"))"; false; }
+			rc_of rt delete --force "$id"
+		else
+			[[ $st == created ]] || { echo "#$i: state '$st' after a killed start"; false; }
+			rc_of rt delete "$id"
+		fi
+		[ "$RC" -eq 0 ] || { echo "delete after kill #$i (delay $delay, state $st): $ERR"; false; }
+		gone "$pid" || { echo "#$i: pid $pid survived delete"; false; }
+		nothing_left_of rt "$id" || { echo "after kill #$i (delay $delay)"; false; }
+	done
+	note "exit status:state after each killed start:$outcomes"
 }
 
 @test "kill -9 in delete after the kill" {

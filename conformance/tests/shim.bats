@@ -39,14 +39,7 @@ setup() {
 teardown() {
 	containerd_available || return 0
 	events_stop
-	local id
-	for id in $(cctr task ls -q 2>/dev/null); do
-		cctr task kill -s SIGKILL "$id" >/dev/null 2>&1
-		cctr task delete -f "$id" >/dev/null 2>&1
-	done
-	for id in $(cctr container ls -q 2>/dev/null); do
-		cctr container delete "$id" >/dev/null 2>&1
-	done
+	containerd_remove_all
 	shim_gone || true
 	suite_teardown
 }

@@ -23,8 +23,20 @@ pub const POINTS: &[&str] = &[
     "create:after-clone",
     // create: state.json with the init pid saved, before returning
     "create:after-state-write",
-    // start: "started" saved, init not yet told to exec
-    "start:before-exec",
+    // start (container/start.rs): nothing done yet, the init waits
+    "start:before-release",
+    // start: connected to the init's notify socket (that releases it),
+    // nothing written
+    "start:after-connect",
+    // start: init released, "started" not saved (reads created)
+    "start:after-release",
+    // start, with poststart hooks: "started" saved with this process as
+    // starter, hooks not run (reads created once we are dead)
+    "start:before-poststart",
+    // start, with poststart hooks: hooks run, final save not done
+    "start:after-poststart",
+    // start: final state saved (running), before start returns
+    "start:after-save",
     // delete: processes killed, cgroups and state still there
     "delete:after-kill",
     // delete: cgroups removed, state directory still there

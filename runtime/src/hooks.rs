@@ -34,12 +34,21 @@ pub fn run_create_hooks(hooks: &Hooks, state: &State, pid: i32) -> Result<()> {
     Ok(())
 }
 
-/// poststart hooks of a container just started (warnings only).
-pub fn run_poststart(dir: &Path, st: &ContainerState) {
-    if let Some(spec) = spec_with_hooks(dir, "poststart") {
-        let hooks = spec.hooks().as_ref().and_then(|h| h.poststart().as_ref());
-        run_warning("poststart", hooks, &spec, st, ContainerStatus::Running);
-    }
+/// The spec of the container in `dir` when it has poststart hooks.
+pub fn poststart_spec(dir: &Path) -> Option<Spec> {
+    let spec = spec_with_hooks(dir, "poststart")?;
+    spec.hooks()
+        .as_ref()
+        .and_then(|h| h.poststart().as_ref())
+        .is_some_and(|l| !l.is_empty())
+        .then_some(spec)
+}
+
+/// poststart hooks of a container just started (warnings only); `spec`
+/// from [`poststart_spec`].
+pub fn run_poststart(spec: &Spec, st: &ContainerState) {
+    let hooks = spec.hooks().as_ref().and_then(|h| h.poststart().as_ref());
+    run_warning("poststart", hooks, spec, st, ContainerStatus::Running);
 }
 
 /// poststop hooks of a container being deleted (warnings only).

@@ -16,12 +16,14 @@
 //! - [`ensure_state`]: libcontainer's state file, for its exec path.
 
 use std::fs;
+use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use libcontainer::container::{Container, ContainerStatus};
-use libcontainer::notify_socket::{NotifyListener, NotifySocket, NOTIFY_FILE};
+use libcontainer::notify_socket::{NotifyListener, NOTIFY_FILE};
 use libcontainer::process::args::{ContainerArgs, ContainerType};
 use libcontainer::process::channel::{self, InitReceiver, InitSender, MainReceiver, MainSender};
 use libcontainer::syscall::syscall::SyscallType;
@@ -311,11 +313,27 @@ fn init_prelude(args: &ContainerArgs) -> std::result::Result<(), String> {
 }
 
 /// `start`: lets the init waiting on the notify socket in `lc_dir` (both
-/// launch paths make it there) exec the user's program.
-pub fn release(lc_dir: &Path) -> Result<()> {
-    NotifySocket::new(lc_dir.join(NOTIFY_FILE))
-        .notify_container_start()
-        .map_err(|e| lc_err("start", e))
+/// launch paths make it there) exec the user's program. The connect is the
+/// release: once it succeeds the init goes on whatever happens to us (it
+/// reads to EOF, and our death closes the stream). Ok(false): nobody
+/// listens there, the init is gone or an earlier `start` released it.
+pub fn release(lc_dir: &Path) -> Result<bool> {
+    // Through the directory's fd, not a chdir as libcontainer's client
+    // does (unix socket paths are limited to 108 bytes): the shim is
+    // multi-threaded, and a failed connect there left the cwd changed.
+    let dir = fs::File::open(lc_dir).map_err(|e| Error::io(lc_dir, e))?;
+    let path = format!("/proc/self/fd/{}/{NOTIFY_FILE}", dir.as_raw_fd());
+    let mut stream = match UnixStream::connect(&path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Ok(false),
+        Err(e) => return Err(Error::io(lc_dir.join(NOTIFY_FILE), e)),
+    };
+    crate::crashpoint::point("start:after-connect");
+    // libcontainer's message; its init does not check it.
+    stream
+        .write_all(b"start container")
+        .map_err(|e| Error::io(lc_dir.join(NOTIFY_FILE), e))?;
+    Ok(true)
 }
 
 /// libcontainer's exec (tenant) path loads libcontainer's state file of the

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroups::CgroupSet;
+use crate::container::Starter;
 use crate::crashpoint;
 use crate::error::{Error, Result, StateError};
 use crate::lock::{self, ContainerLock, Locked};
@@ -63,9 +64,15 @@ pub struct ContainerState {
     pub owner: String,
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
-    /// Set by `start`: distinguishes `created` from `running`.
+    /// Set by `start` once the init is released: distinguishes `created`
+    /// from `running` (see container/start.rs).
     pub started: bool,
     pub cgroups: CgroupSet,
+    /// While `start` runs poststart hooks (`started` already saved): that
+    /// `start` process. Should it die before it finishes, the container
+    /// reads `created` again, which `delete` kills.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starter: Option<Starter>,
 }
 
 /// The OCI state as runc prints it (`runc state`, `runc list --format json`).
@@ -93,7 +100,10 @@ impl ContainerState {
         if self.cgroups.is_frozen().unwrap_or(false) {
             return Status::Paused;
         }
-        if self.started {
+        // A start that died before it finished did not start anything
+        // anyone knows about: created, so that `delete` kills it.
+        let start_done = self.started && self.starter.is_none_or(|s| s.alive());
+        if start_done {
             Status::Running
         } else {
             Status::Created

@@ -72,6 +72,11 @@ pub enum StateError {
     NoProcess,
     #[error("container {id}: state directory removed while being created (by a delete --force of the same id)")]
     RemovedWhileCreating { id: String },
+    /// `start` found the init released already, by an earlier `start`
+    /// killed before it finished: the program may be running, and only
+    /// `delete` (which kills it) is left to do.
+    #[error("container {id}: an earlier start was killed after it let the init (pid {pid}) go; delete the container")]
+    StartInterrupted { id: String, pid: i32 },
     #[error("container {id}: {} is locked", path.display())]
     Locked { id: String, path: PathBuf },
     #[error(
@@ -96,6 +101,7 @@ impl StateError {
             | StateError::NoProcess => Kind::Internal,
             StateError::NotOurs { .. }
             | StateError::RemovedWhileCreating { .. }
+            | StateError::StartInterrupted { .. }
             | StateError::Locked { .. }
             | StateError::Busy { .. } => Kind::FailedPrecondition,
         }

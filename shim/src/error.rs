@@ -85,6 +85,7 @@ fn state_code(e: &StateError) -> Code {
     match e {
         StateError::NotOurs { .. }
         | StateError::RemovedWhileCreating { .. }
+        | StateError::StartInterrupted { .. }
         | StateError::Locked { .. }
         | StateError::Busy { .. } => Code::FAILED_PRECONDITION,
         StateError::Corrupt { .. }

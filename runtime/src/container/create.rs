@@ -117,6 +117,7 @@ pub(super) fn create(root: &Root, id: &str, mut opts: CreateOptions) -> Result<C
             .collect(),
         started: false,
         cgroups: cgroup_set,
+        starter: None,
     };
     // Saved before anything else exists, with the cgroup directories about
     // to be made, so that a crash from here on leaves a state that

@@ -6,7 +6,8 @@
 //! - create.rs: `create` (validation, cgroups, state, init process);
 //! - exec.rs: `exec` (libcontainer's tenant path);
 //! - destroy.rs: `kill --all` and `delete`;
-//! - here: start, kill, pause, resume, update, state, ps.
+//! - start.rs: `start`, crash-safe (what a SIGKILL at each step leaves);
+//! - here: kill, pause, resume, update, state, ps.
 //!
 //! libcontainer sets up the processes (lc_init.rs, lc_builder.rs); cgroups
 //! and state are ours.
@@ -14,6 +15,7 @@
 mod create;
 mod destroy;
 mod exec;
+mod start;
 
 use std::cell::OnceCell;
 
@@ -22,18 +24,17 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxResources, Spec};
 use serde::Serialize;
 
-use crate::crashpoint;
 use crate::error::{Action, Error, Result};
 use crate::lock::ContainerLock;
 use crate::oom_account;
 use crate::state::{ContainerState, OciState, Root, Status};
-use crate::{hooks, lc_init};
 
 /// Explicit stdio for the container process (the shim passes fifos).
 pub use crate::lc_builder::Stdio;
 pub use create::CreateOptions;
 pub use destroy::{destroy, signal_all};
 pub use exec::{ExecOptions, ExecTarget};
+pub use start::Starter;
 
 /// A container, loaded (and for changes, locked) for one operation.
 pub struct Container {
@@ -125,34 +126,6 @@ impl Container {
         }
         let spec = crate::exec_process::container_spec(&self.root.container_dir(self.id()))?;
         Ok(self.spec.get_or_init(|| spec))
-    }
-
-    /// `start`: lets the init process exec the user's program.
-    pub fn start(&mut self) -> Result<()> {
-        let st = &mut self.state;
-        match st.status() {
-            Status::Created => {}
-            // Not started yet, yet stopped: the init died while waiting
-            // (killed, OOM-killed at its limit, or its setup failed after
-            // create).
-            s => {
-                let exited = s == Status::Stopped && !st.started && st.pid > 0;
-                return Err(Error::WrongStatus {
-                    id: st.id.clone(),
-                    status: s,
-                    action: Action::Start {
-                        exited_pid: exited.then_some(st.pid),
-                    },
-                });
-            }
-        }
-        st.started = true;
-        self.root.save(st)?;
-        crashpoint::point("start:before-exec");
-        let id = &st.id;
-        lc_init::release(&self.root.libcontainer_root(id).join(id))?;
-        hooks::run_poststart(&self.root.container_dir(id), st);
-        Ok(())
     }
 
     /// `kill`: signals init, or with `all` every process in the cgroup.
