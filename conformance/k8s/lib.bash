@@ -130,21 +130,9 @@ cri_start() {
 	done
 	: >"$d/ids"
 	ln -sf "$SHIM_BIN" "$d/bin/containerd-shim-rcrun-v2"
-	cat >"$d/containerd.toml" <<EOF
-version = 2
-root = "$d/root"
-state = "$d/state"
-[grpc]
-  address = "$d/containerd.sock"
-[ttrpc]
-  address = "$d/containerd.sock.ttrpc"
-[debug]
-  address = ""
-  level = "debug"
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$d/opt"
+	{
+		containerd_base_toml "$d"
+		cat <<EOF
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$CRI_PAUSE_IMAGE"
   stream_server_address = "127.0.0.1"
@@ -167,6 +155,7 @@ state = "$d/state"
         SystemdCgroup = false
 $(sed -n '/^\[plugins/,$p' "$REPO/packaging/containerd/config-snippet.toml" | sed 's/^/    /')
 EOF
+	} >"$d/containerd.toml"
 	PATH="$d/bin:$TRIXIE_ROOT/usr/bin:$PATH" "$CTD_BIN" --config "$d/containerd.toml" \
 		</dev/null >>"$d/containerd.log" 2>&1 3>&- &
 	echo $! >"$d/containerd.pid"

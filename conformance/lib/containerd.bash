@@ -89,11 +89,29 @@ containerd_start() {
 		: >"$d/ids"
 	fi
 	ln -sf "$SHIM_BIN" "$d/bin/containerd-shim-rcrun-v2"
-	cat >"$d/containerd.toml" <<EOF
+	containerd_base_toml "$d" 'disabled_plugins = ["io.containerd.grpc.v1.cri"]' >"$d/containerd.toml"
+	PATH="$d/bin:$PATH" "$CTD_BIN" --config "$d/containerd.toml" </dev/null >>"$d/containerd.log" 2>&1 3>&- &
+	echo $! >"$d/containerd.pid"
+	for ((i = 0; i < 100; i++)); do
+		if [[ -S $d/containerd.sock ]] && cctr version >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "containerd did not start; log:" >&2
+	tail -n 20 "$d/containerd.log" >&2
+	return 1
+}
+
+# containerd_base_toml DIR [TOP_LEVEL_LINE]: the config of a private
+# containerd living in DIR (root, state, sockets, opt; debug log level).
+containerd_base_toml() {
+	local d=$1
+	cat <<EOF
 version = 2
 root = "$d/root"
 state = "$d/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+${2:-}
 [grpc]
   address = "$d/containerd.sock"
 [ttrpc]
@@ -106,17 +124,6 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [plugins."io.containerd.internal.v1.opt"]
   path = "$d/opt"
 EOF
-	PATH="$d/bin:$PATH" "$CTD_BIN" --config "$d/containerd.toml" </dev/null >>"$d/containerd.log" 2>&1 3>&- &
-	echo $! >"$d/containerd.pid"
-	for ((i = 0; i < 100; i++)); do
-		if [[ -S $d/containerd.sock ]] && cctr version >/dev/null 2>&1; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "containerd did not start; log:" >&2
-	tail -n 20 "$d/containerd.log" >&2
-	return 1
 }
 
 # containerd_kill_daemon: stop containerd only (its shims live on).
