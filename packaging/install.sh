@@ -135,6 +135,8 @@ containerd_block() { # FILE
 	else
 		echo "[$t]"
 		echo '  runtime_type = "io.containerd.rcrun.v2"'
+		# a custom terminationMessagePath reaches the shim's OOM account
+		echo '  container_annotations = ["io.kubernetes.container.terminationMessagePath"]'
 	fi
 	echo "# END rcrun"
 }

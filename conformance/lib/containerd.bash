@@ -89,11 +89,29 @@ containerd_start() {
 		: >"$d/ids"
 	fi
 	ln -sf "$SHIM_BIN" "$d/bin/containerd-shim-rcrun-v2"
-	cat >"$d/containerd.toml" <<EOF
+	containerd_base_toml "$d" 'disabled_plugins = ["io.containerd.grpc.v1.cri"]' >"$d/containerd.toml"
+	PATH="$d/bin:$PATH" "$CTD_BIN" --config "$d/containerd.toml" </dev/null >>"$d/containerd.log" 2>&1 3>&- &
+	echo $! >"$d/containerd.pid"
+	for ((i = 0; i < 100; i++)); do
+		if [[ -S $d/containerd.sock ]] && cctr version >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "containerd did not start; log:" >&2
+	tail -n 20 "$d/containerd.log" >&2
+	return 1
+}
+
+# containerd_base_toml DIR [TOP_LEVEL_LINE]: the config of a private
+# containerd living in DIR (root, state, sockets, opt; debug log level).
+containerd_base_toml() {
+	local d=$1
+	cat <<EOF
 version = 2
 root = "$d/root"
 state = "$d/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+${2:-}
 [grpc]
   address = "$d/containerd.sock"
 [ttrpc]
@@ -106,17 +124,6 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [plugins."io.containerd.internal.v1.opt"]
   path = "$d/opt"
 EOF
-	PATH="$d/bin:$PATH" "$CTD_BIN" --config "$d/containerd.toml" </dev/null >>"$d/containerd.log" 2>&1 3>&- &
-	echo $! >"$d/containerd.pid"
-	for ((i = 0; i < 100; i++)); do
-		if [[ -S $d/containerd.sock ]] && cctr version >/dev/null 2>&1; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "containerd did not start; log:" >&2
-	tail -n 20 "$d/containerd.log" >&2
-	return 1
 }
 
 # containerd_kill_daemon: stop containerd only (its shims live on).
@@ -131,25 +138,26 @@ containerd_kill_daemon() {
 	rm -f "$CTD_DIR/containerd.sock" "$CTD_DIR/containerd.sock.ttrpc"
 }
 
-# containerd_import_busybox: a docker-archive tar of the cached busybox
-# rootfs (one layer, written by hand), imported as $CTD_IMAGE.
+# containerd_import_busybox [IMAGE [CMD_JSON]]: a docker-archive tar of the
+# cached busybox rootfs (one layer, written by hand), imported as IMAGE
+# (default $CTD_IMAGE) with Cmd CMD_JSON (default ["sh"]).
 containerd_import_busybox() {
-	local rootfs tar dir diff cfg
-	cctr image ls -q 2>/dev/null | grep -qxF "$CTD_IMAGE" && return 0
+	local image=${1:-$CTD_IMAGE} cmd=${2:-'["sh"]'} rootfs tar dir diff cfg
+	cctr image ls -q 2>/dev/null | grep -qxF "$image" && return 0
 	rootfs=$(make_rootfs) || return 1
 	tar=$(dirname "$rootfs")/rootfs.tar
 	dir=$CTD_DIR/image
 	mkdir -p "$dir/layer" || return 1
 	cp "$tar" "$dir/layer/layer.tar" || return 1
 	diff=$(sha256sum "$dir/layer/layer.tar" | cut -d' ' -f1)
-	jq -n --arg diff "sha256:$diff" '{
+	jq -n --arg diff "sha256:$diff" --argjson cmd "$cmd" '{
 		architecture: "amd64", os: "linux",
-		config: {Env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], Cmd: ["sh"]},
+		config: {Env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], Cmd: $cmd},
 		rootfs: {type: "layers", diff_ids: [$diff]}
 	}' >"$dir/config.json" || return 1
 	cfg=$(sha256sum "$dir/config.json" | cut -d' ' -f1)
 	mv "$dir/config.json" "$dir/$cfg.json"
-	jq -n --arg cfg "$cfg.json" --arg tag "${CTD_IMAGE#docker.io/library/}" \
+	jq -n --arg cfg "$cfg.json" --arg tag "${image#docker.io/library/}" \
 		'[{Config: $cfg, RepoTags: [$tag], Layers: ["layer/layer.tar"]}]' >"$dir/manifest.json" || return 1
 	tar -C "$dir" -cf "$dir.tar" manifest.json "$cfg.json" layer/layer.tar || return 1
 	rm -rf "$dir"

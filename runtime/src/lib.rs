@@ -33,6 +33,7 @@ pub mod spec_checks;
 pub mod spec_validate;
 pub mod state;
 pub mod state_error;
+pub mod termination_message;
 #[cfg(test)]
 mod test_skip;
 pub mod units;

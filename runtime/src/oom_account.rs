@@ -64,8 +64,22 @@ pub fn account(st: &ContainerState) -> OomAccount {
     }
 }
 
-fn mib(kb: u64) -> String {
+pub(crate) fn mib(kb: u64) -> String {
     format!("{:.1} MiB", kb as f64 / 1024.0)
+}
+
+/// Whose limit kill `k` hit, said from the container's point of view.
+pub fn whose_limit(a: &OomAccount, k: &OomKill) -> String {
+    if k.oom_memcg == a.memcg || k.oom_memcg.is_empty() {
+        "the container's own memory limit".to_string()
+    } else if k.oom_memcg.starts_with(&format!("{}/", a.memcg)) {
+        format!("the limit of sub-cgroup {}", k.oom_memcg)
+    } else {
+        format!(
+            "the limit of ANCESTOR cgroup {} (not the container's own)",
+            k.oom_memcg
+        )
+    }
 }
 
 /// The account as text for a person (`rcrun oom-report`'s default format).
@@ -87,17 +101,7 @@ pub fn to_text(id: &str, init_pid: i32, a: &OomAccount) -> String {
             "- {}: killed pid {} ({}), {}\n",
             k.time, k.pid, k.command, who
         ));
-        let whose = if k.oom_memcg == a.memcg || k.oom_memcg.is_empty() {
-            "the container's own memory limit".to_string()
-        } else if k.oom_memcg.starts_with(&format!("{}/", a.memcg)) {
-            format!("the limit of sub-cgroup {}", k.oom_memcg)
-        } else {
-            format!(
-                "the limit of ANCESTOR cgroup {} (not the container's own)",
-                k.oom_memcg
-            )
-        };
-        s.push_str(&format!("  limit hit: {whose}\n"));
+        s.push_str(&format!("  limit hit: {}\n", whose_limit(a, k)));
         if let (Some(u), Some(l)) = (k.usage_kb, k.limit_kb) {
             s.push_str(&format!(
                 "  cgroup memory at the kill: usage {}, limit {}, failcnt {}\n",

@@ -37,6 +37,7 @@ mod reaper;
 mod service;
 mod stats;
 mod task;
+mod termination;
 
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixListener;

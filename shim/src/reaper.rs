@@ -87,6 +87,11 @@ impl Service {
                 // Without a pid namespace the init's death kills nothing:
                 // make it so (containerd expects it).
                 let _ = rcrun::container::signal_all(&c.cgroups, Signal::SIGKILL);
+                // The kubelet reads the termination message when it sees the
+                // exit: an OOM account must be in the file before it.
+                if code == 128 + libc::SIGKILL as u32 {
+                    crate::termination::on_init_killed(c);
+                }
                 let e = c.init.set_exit(code);
                 tracing::info!(id = %c.id, pid, status = code, "init exited");
                 self.publisher.publish(&TaskExit {
