@@ -200,18 +200,12 @@ nothing_left() {
 # docker's default runtime (runc, containerd's runc shim) is the reference.
 @test "docker 26: --oom-kill-disable -m 128m: frozen at its limit, docker events oom and State.OOMKilled=true (rcrun shim and runc shim)" {
 	[[ $CG_LAYOUT != v2 ]] || skip "cgroup v2 has no OOM-killer switch"
-	local rt cid oc i ev=$BATS_TEST_TMPDIR/docker-events since
+	local rt ev=$BATS_TEST_TMPDIR/docker-events since
 	since=$(date +%s)
 	for rt in rcrun runc; do
 		drun -d --runtime="$rt" --oom-kill-disable -m 128m --memory-swap 128m "$DOCKER_IMAGE" sh -c 'a=x; while :; do a=$a$a; done'
 		[[ $RC -eq 0 && -n $CID ]] || { echo "$rt: docker run -d: rc=$RC $ERR"; false; }
-		for ((i = 0; i < 100; i++)); do
-			oc=$(cat "$(cg_mount memory)$DOCKER26_CGP/$CID/memory.oom_control" 2>/dev/null)
-			[[ $oc == *"under_oom 1"* ]] && break
-			sleep 0.05
-		done
-		echo "$rt: $(tr '\n' ' ' <<<"$oc")"
-		[[ $oc == *"under_oom 1"* && $oc == *"oom_kill 0"* ]] || { echo "$rt: not frozen"; false; }
+		wait_frozen "$(cg_mount memory)$DOCKER26_CGP/$CID" "$rt"
 		sleep 2
 		run -0 dkt inspect -f '{{.State.Status}} {{.State.OOMKilled}}' "$CID"
 		note "$rt: docker inspect State.Status State.OOMKilled: $output"

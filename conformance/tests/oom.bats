@@ -180,7 +180,7 @@ wait_oom() {
 # starts (to $BATS_TEST_TMPDIR/ID.events); returns once the cgroup says
 # under_oom 1, plus 2 s for any further notification to show.
 frozen_with_events() {
-	local which=$1 id=$2 i oc
+	local which=$1 id=$2
 	local grow='a=x; while :; do a=$a$a; done'
 	make_bundle "$BATS_TEST_TMPDIR/$id" ".linux.resources.memory = {limit: 33554432, disableOOMKiller: true} | .process.args = [\"sh\",\"-c\",\"$grow\"]"
 	ctr_create "$which" "$id"
@@ -190,13 +190,7 @@ frozen_with_events() {
 	sleep 0.3
 	rc_of "$which" start "$id"
 	[[ $RC -eq 0 ]] || { echo "$which start: $ERR"; return 1; }
-	for ((i = 0; i < 100; i++)); do
-		oc=$(cat "$(cg_mount memory)$CG_PARENT/$id/memory.oom_control")
-		[[ $oc == *"under_oom 1"* ]] && break
-		sleep 0.05
-	done
-	echo "$which: $(tr '\n' ' ' <<<"$oc")"
-	[[ $oc == *"under_oom 1"* && $oc == *"oom_kill 0"* ]] || { echo "$which: not frozen"; return 1; }
+	wait_frozen "$(cg_mount memory)$CG_PARENT/$id" "$which" || return 1
 	sleep 2
 }
 

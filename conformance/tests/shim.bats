@@ -173,7 +173,7 @@ frozen_spec() {
 
 @test "shim: OOM killer disabled (ctr run --config): frozen at its limit, ONE /tasks/oom (runc shim side by side)" {
 	[[ $CG_LAYOUT != v2 ]] || skip "cgroup v2 has no OOM-killer switch"
-	local rts=("$CTD_RUNTIME") rt n id spec oc i ev=$BATS_TEST_TMPDIR/events
+	local rts=("$CTD_RUNTIME") rt n id spec ev=$BATS_TEST_TMPDIR/events
 	if [[ -n $(PATH="$CTD_DIR/bin:$PATH" command -v containerd-shim-runc-v2) ]] && command -v runc >/dev/null; then
 		rts+=(io.containerd.runc.v2)
 	else
@@ -187,13 +187,7 @@ frozen_spec() {
 		containerd_record_id "$id"
 		run cctr run -d --null-io --runtime "$rt" --config "$spec" "$id"
 		[[ $status -eq 0 ]] || { echo "$rt: ctr run -d --config: $output"; false; }
-		for ((i = 0; i < 100; i++)); do
-			oc=$(cat "$(cg_mount memory)/$CTD_NS/$id/memory.oom_control" 2>/dev/null)
-			[[ $oc == *"under_oom 1"* ]] && break
-			sleep 0.05
-		done
-		echo "$rt: $(tr '\n' ' ' <<<"$oc")"
-		[[ $oc == *"under_oom 1"* && $oc == *"oom_kill 0"* ]] || { echo "$rt: not frozen"; false; }
+		wait_frozen "$(cg_mount memory)/$CTD_NS/$id" "$rt"
 	done
 	# any further notification has time to show
 	sleep 2
