@@ -435,3 +435,17 @@ block_device_for_throttle() {
 	done
 	return 1
 }
+
+# wait_frozen MEMCG_DIR WHO: until the v1 memory cgroup MEMCG_DIR says
+# under_oom 1 (5 s at most); fails unless it also says oom_kill 0 (frozen at
+# its limit with the OOM killer disabled). Prints the flags.
+wait_frozen() {
+	local f=$1/memory.oom_control who=$2 i oc
+	for ((i = 0; i < 100; i++)); do
+		oc=$(cat "$f" 2>/dev/null)
+		[[ $oc == *"under_oom 1"* ]] && break
+		sleep 0.05
+	done
+	echo "$who: $(tr '\n' ' ' <<<"$oc")"
+	[[ $oc == *"under_oom 1"* && $oc == *"oom_kill 0"* ]] || { echo "$who: not frozen at its limit" >&2; return 1; }
+}

@@ -194,3 +194,30 @@ nothing_left() {
 	run -0 dkt rm -f "$CID"
 	nothing_left "$CID"
 }
+
+# With --oom-kill-disable the container freezes at its limit (v1
+# under_oom 1, no kill): the shim's /tasks/oom is all docker hears of it.
+# docker's default runtime (runc, containerd's runc shim) is the reference.
+@test "docker 26: --oom-kill-disable -m 128m: frozen at its limit, docker events oom and State.OOMKilled=true (rcrun shim and runc shim)" {
+	[[ $CG_LAYOUT != v2 ]] || skip "cgroup v2 has no OOM-killer switch"
+	local rt ev=$BATS_TEST_TMPDIR/docker-events since
+	since=$(date +%s)
+	for rt in rcrun runc; do
+		drun -d --runtime="$rt" --oom-kill-disable -m 128m --memory-swap 128m "$DOCKER_IMAGE" sh -c 'a=x; while :; do a=$a$a; done'
+		[[ $RC -eq 0 && -n $CID ]] || { echo "$rt: docker run -d: rc=$RC $ERR"; false; }
+		wait_frozen "$(cg_mount memory)$DOCKER26_CGP/$CID" "$rt"
+		sleep 2
+		run -0 dkt inspect -f '{{.State.Status}} {{.State.OOMKilled}}' "$CID"
+		note "$rt: docker inspect State.Status State.OOMKilled: $output"
+		assert_eq "$rt: Status OOMKilled while frozen" "running true" "$output"
+		timeout 5 "$DOCKER_CLI" -H "unix://$DOCKER_DIR/docker.sock" events --since "$since" --until "$(date +%s)" \
+			--filter "container=$CID" --filter event=oom --format '{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}' >"$ev" 2>&1 </dev/null 3>&- || true
+		note "$rt: docker events: $(head -1 "$ev") ($(grep -c '^oom ' "$ev") oom event(s))"
+		[[ $(grep -c "^oom $CID " "$ev") -ge 1 ]] || { echo "$rt: no docker oom event"; cat "$ev"; false; }
+		if [[ $rt == rcrun ]]; then
+			assert_eq "rcrun: docker oom events for one episode" 1 "$(grep -c "^oom $CID " "$ev")"
+		fi
+		run -0 dkt rm -f "$CID"
+		nothing_left "$CID"
+	done
+}

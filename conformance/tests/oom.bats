@@ -5,7 +5,8 @@
 #   (a) init OOM-killed            (b) a child killed, init lives on
 #   (c) SIGTERM exit after an earlier child OOM is not "OOM-killed"
 #   (d) a kill caused by an ANCESTOR cgroup's limit
-#   plus: disableOOMKiller -> underOom, and the delete-right-after-exit race.
+#   plus: disableOOMKiller -> underOom, one oom event per frozen episode and
+#   a "frozen at its limit" account; the delete-right-after-exit race.
 # Skipped for runtimes without `oom-report` (runc).
 
 bats_require_minimum_version 1.5.0
@@ -23,6 +24,9 @@ setup() {
 teardown() {
 	# the `events` reader of test (b), if the test failed before it ended
 	[[ -n ${EVPID:-} ]] && kill "$EVPID" 2>/dev/null && wait "$EVPID" 2>/dev/null
+	# the frozen test's readers (rcrun's and runc's)
+	local p
+	for p in ${EVPIDS:-}; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	suite_teardown
 }
 
@@ -169,6 +173,63 @@ wait_oom() {
 	assert_eq "status" running "$(jq -r .status <<<"$st")"
 	assert_eq "oomKills" 0 "$(jq -r .oom.oomKills <<<"$st")"
 	ctr_kill_delete rt "$id"
+}
+
+# frozen_with_events WHICH ID: a container that freezes at a 32 MiB limit
+# with the OOM killer disabled, `WHICH events` reading from before it
+# starts (to $BATS_TEST_TMPDIR/ID.events); returns once the cgroup says
+# under_oom 1, plus 2 s for any further notification to show.
+frozen_with_events() {
+	local which=$1 id=$2
+	local grow='a=x; while :; do a=$a$a; done'
+	make_bundle "$BATS_TEST_TMPDIR/$id" ".linux.resources.memory = {limit: 33554432, disableOOMKiller: true} | .process.args = [\"sh\",\"-c\",\"$grow\"]"
+	ctr_create "$which" "$id"
+	[[ $RC -eq 0 ]] || { echo "$which create: $ERR"; return 1; }
+	"$which" events --interval 60s "$id" >"$BATS_TEST_TMPDIR/$id.events" 2>"$BATS_TEST_TMPDIR/$id.events.err" 3>&- &
+	EVPIDS+=" $!"
+	sleep 0.3
+	rc_of "$which" start "$id"
+	[[ $RC -eq 0 ]] || { echo "$which start: $ERR"; return 1; }
+	wait_frozen "$(cg_mount memory)$CG_PARENT/$id" "$which" || return 1
+	sleep 2
+}
+
+@test "disableOOMKiller: events prints ONE oom line for the episode (runc: one per notification), oom-report says frozen" {
+	[[ $CG_LAYOUT != v2 ]] || skip "cgroup v2 has no OOM-killer switch"
+	local id rid st n_ref p
+	id=$(ctr_id oomf)
+	rid=$(ctr_id oomf-ref)
+	frozen_with_events rt "$id"
+	frozen_with_events ref "$rid"
+	echo "rcrun events:"
+	cat "$BATS_TEST_TMPDIR/$id.events" "$BATS_TEST_TMPDIR/$id.events.err"
+	echo "$(basename "$REF_RUNTIME") events:"
+	cat "$BATS_TEST_TMPDIR/$rid.events"
+	# runc's line, field for field
+	assert_eq "rcrun oom lines" "{\"type\":\"oom\",\"id\":\"$id\"}" "$(grep '"oom"' "$BATS_TEST_TMPDIR/$id.events")"
+	n_ref=$(grep -c "^{\"type\":\"oom\",\"id\":\"$rid\"}\$" "$BATS_TEST_TMPDIR/$rid.events")
+	note "oom lines while frozen: rcrun 1, $(basename "$REF_RUNTIME") $n_ref"
+	[[ $n_ref -ge 1 ]] || { echo "reference runtime printed no oom event"; false; }
+	# the account: frozen, no victim, the cgroup's numbers
+	st=$(rt state "$id")
+	echo "$st"
+	[[ $(jq -r .oom.frozenAtLimit <<<"$st") == "frozen at its limit, OOM killer disabled: usage "*" of limit 32.0 MiB, failcnt "* ]]
+	run -0 rt oom-report "$id"
+	echo "$output"
+	[[ $output == *"frozen at its limit, OOM killer disabled: usage "*" of limit 32.0 MiB, failcnt "* ]]
+	[[ $output != *"killed pid"* ]]
+	run -0 rt oom-report --format json "$id"
+	assert_eq "frozen_at_limit now/disabled/limit" "true true 33554432" "$(jq -r '.frozen_at_limit | "\(.now) \(.oom_kill_disabled) \(.limit)"' <<<"$output")"
+	[[ $(jq -r '.frozen_at_limit.usage * 100 / .frozen_at_limit.limit | floor' <<<"$output") -ge 90 ]]
+	[[ $(jq -r .frozen_at_limit.failcnt <<<"$output") -ge 1 ]]
+	# the episode's account is logged with the event
+	grep -q "OOM in container $id: frozen at its limit, OOM killer disabled" "$BATS_TEST_TMPDIR/$id.events.err"
+	# ended by a kill: still one line, and events ends by itself
+	ctr_kill_delete rt "$id"
+	ctr_kill_delete ref "$rid"
+	for p in $EVPIDS; do wait "$p" || true; done
+	EVPIDS=""
+	assert_eq "rcrun oom lines after the end" 1 "$(grep -c '"type":"oom"' "$BATS_TEST_TMPDIR/$id.events")"
 }
 
 @test "delete right after exit, repeated: every OOM logged, no false ones" {

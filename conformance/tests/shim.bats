@@ -151,6 +151,63 @@ wait_task_status() { # ID STATUS
 	shim_gone
 }
 
+# frozen_spec ID: containerd's default spec (`ctr oci spec`) with a copy of
+# the busybox rootfs, a 32 MiB limit with the OOM killer disabled and a
+# shell growing a string: it freezes at the limit. Prints the file.
+frozen_spec() {
+	local id=$1 b=$BATS_TEST_TMPDIR/spec-$1
+	make_bundle "$b" >/dev/null || return 1
+	cctr oci spec | jq --arg root "$b/rootfs" --arg cgp "/$CTD_NS/$id" '
+		.root = {path: $root, readonly: false} | .process.args = ["sh", "-c", "a=x; while :; do a=$a$a; done"]
+		| .process.env = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"] | .linux.cgroupsPath = $cgp
+		| .linux.resources.memory = {limit: 33554432, disableOOMKiller: true}' >"$b/spec.json" || return 1
+	echo "$b/spec.json"
+}
+
+@test "shim: OOM killer disabled (ctr run --config): frozen at its limit, ONE /tasks/oom (runc shim side by side)" {
+	[[ $CG_LAYOUT != v2 ]] || skip "cgroup v2 has no OOM-killer switch"
+	local rts=("$CTD_RUNTIME") rt n id spec ev=$BATS_TEST_TMPDIR/events
+	if [[ -n $(PATH="$CTD_DIR/bin:$PATH" command -v containerd-shim-runc-v2) ]] && command -v runc >/dev/null; then
+		rts+=(io.containerd.runc.v2)
+	else
+		note "containerd-shim-runc-v2 or runc not installed: rcrun shim only, no reference"
+	fi
+	events_start
+	for rt in "${rts[@]}"; do
+		n=${rt#io.containerd.}
+		id=frozen-${n%.v2}
+		spec=$(frozen_spec "$id")
+		containerd_record_id "$id"
+		run cctr run -d --null-io --runtime "$rt" --config "$spec" "$id"
+		[[ $status -eq 0 ]] || { echo "$rt: ctr run -d --config: $output"; false; }
+		wait_frozen "$(cg_mount memory)/$CTD_NS/$id" "$rt"
+	done
+	# any further notification has time to show
+	sleep 2
+	grep '/tasks/oom ' "$ev" || true
+	assert_eq "rcrun shim: /tasks/oom of the frozen task" 1 "$(grep '/tasks/oom ' "$ev" | grep -c '"frozen-rcrun"')"
+	if [[ ${#rts[@]} -gt 1 ]]; then
+		n=$(grep '/tasks/oom ' "$ev" | grep -c '"frozen-runc"')
+		note "/tasks/oom while frozen: rcrun shim 1, runc shim $n"
+		[[ $n -ge 1 ]] || { echo "runc shim sent no /tasks/oom"; cat "$ev"; false; }
+	fi
+	# the account goes to containerd's log with the event
+	grep -q 'OOM: frozen at its limit, OOM killer disabled: usage .* of limit 32.0 MiB' "$CTD_DIR/containerd.log" ||
+		{ grep -i oom "$CTD_DIR/containerd.log"; false; }
+	for rt in "${rts[@]}"; do
+		n=${rt#io.containerd.}
+		id=frozen-${n%.v2}
+		cctr task kill -s SIGKILL "$id"
+		wait_task_status "$id" STOPPED
+		cctr task delete "$id" >/dev/null || true
+		cctr container delete "$id"
+	done
+	assert_eq "rcrun shim: /tasks/oom after the kill" 1 "$(grep '/tasks/oom ' "$ev" | grep -c '"frozen-rcrun"')"
+	shim_gone
+	# runc's shim leaves the namespace's parent cgroup
+	containerd_ns_cgroup_rmdir
+}
+
 @test "shim: exec (status, stdin, id reuse), ps, kill of a stopped task" {
 	start_d ex1 sleep 600
 	run cctr task exec --fifo-dir "$FIFOS" --exec-id e1 ex1 sh -c 'echo from-exec; exit 3'

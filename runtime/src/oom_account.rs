@@ -22,6 +22,69 @@ pub struct OomAccount {
     pub limit_hit_by_ancestor: bool,
     pub counters: Option<OomCounters>,
     pub kills: Vec<OomKill>,
+    /// An OOM without a victim: the container stopped at its limit.
+    pub frozen_at_limit: Option<FrozenAtLimit>,
+}
+
+/// The container stopped at its memory limit and nothing was killed: the
+/// OOM killer is disabled (v1 `oom_kill_disable`) or had nothing it may
+/// kill (every task at oom_score_adj -1000). Its tasks wait (v1) or retry
+/// their faults (v2) until memory is freed, the limit raised, or they are
+/// killed from outside.
+#[derive(Debug, Serialize)]
+pub struct FrozenAtLimit {
+    /// Under OOM at this moment (v1 `under_oom` 1). v2 has no such flag:
+    /// false there, where the counters only say that it happened.
+    pub now: bool,
+    pub oom_kill_disabled: bool,
+    /// Bytes.
+    pub usage: u64,
+    pub limit: Option<u64>,
+    /// v1 `memory.failcnt`; v2 `memory.events` max.
+    pub failcnt: Option<u64>,
+    /// v2 `memory.events` oom: OOM calls counted, none with a kill.
+    pub oom_calls: Option<u64>,
+}
+
+impl FrozenAtLimit {
+    /// v1: under OOM right now. v2: OOM calls counted and never a kill.
+    pub fn from_counters(c: &OomCounters) -> Option<FrozenAtLimit> {
+        let v1_now = c.under_oom == Some(true);
+        let v2_seen = c.oom.is_some_and(|n| n > 0) && c.oom_kill == 0;
+        (v1_now || v2_seen).then(|| FrozenAtLimit {
+            now: v1_now,
+            oom_kill_disabled: c.oom_kill_disable == Some(true),
+            usage: c.usage,
+            limit: c.limit,
+            failcnt: c.failcnt.or(c.max),
+            oom_calls: c.oom,
+        })
+    }
+
+    /// "frozen at its limit, OOM killer disabled: usage 32.0 MiB of limit
+    /// 32.0 MiB, failcnt 465".
+    pub fn sentence(&self) -> String {
+        let why = if self.oom_kill_disabled {
+            "OOM killer disabled"
+        } else {
+            "nothing the OOM killer may kill"
+        };
+        let limit = self
+            .limit
+            .map(|l| mib(l / 1024))
+            .unwrap_or_else(|| "none".into());
+        let hits = match (self.oom_calls, self.failcnt) {
+            (Some(oom), max) => format!(
+                "memory.events max {}, oom {oom}, oom_kill 0",
+                max.unwrap_or(0)
+            ),
+            (None, f) => format!("failcnt {}", f.unwrap_or(0)),
+        };
+        format!(
+            "frozen at its limit, {why}: usage {} of limit {limit}, {hits}",
+            mib(self.usage / 1024)
+        )
+    }
 }
 
 /// The memory cgroup path relative to its hierarchy's root ("/a/b").
@@ -35,6 +98,7 @@ pub fn memcg_path(cg: &CgroupSet) -> Option<String> {
 pub fn account(st: &ContainerState) -> OomAccount {
     let memcg = memcg_path(&st.cgroups).unwrap_or_default();
     let counters = st.cgroups.oom_counters().ok();
+    let frozen_at_limit = counters.as_ref().and_then(FrozenAtLimit::from_counters);
     let oom_kills = counters.as_ref().map(|c| c.oom_kill).unwrap_or(0);
     // The kernel log is only read when the counter says there is something
     // to find: `state` is called often and must stay cheap.
@@ -61,6 +125,7 @@ pub fn account(st: &ContainerState) -> OomAccount {
         limit_hit_by_ancestor,
         counters,
         kills,
+        frozen_at_limit,
     }
 }
 
@@ -88,6 +153,14 @@ pub fn to_text(id: &str, init_pid: i32, a: &OomAccount) -> String {
         "container {id}: {} OOM kill(s) counted by memory cgroup {}\n",
         a.oom_kills, a.memcg
     );
+    if let Some(f) = &a.frozen_at_limit {
+        s.push_str(&format!("  {}\n", f.sentence()));
+        s.push_str(if f.now {
+            "  no process killed: it waits until memory is freed, the limit raised, or it is killed\n"
+        } else {
+            "  no process killed by these OOMs\n"
+        });
+    }
     if a.oom_kills > 0 && a.kills.is_empty() {
         s.push_str("  (the kernel log no longer holds the details of these kills)\n");
     }
@@ -158,8 +231,23 @@ fn init_since(st: &ContainerState) -> Option<(i32, u64)> {
     Some((st.pid, start_us.saturating_sub(1_000_000 / ticks)))
 }
 
-/// One line per kill, for the runtime log.
+/// One line per kill, for the runtime log, after one for an OOM without a
+/// victim.
 pub fn render_log_lines(id: &str, init_pid: i32, a: &OomAccount) -> Vec<String> {
+    let frozen = a
+        .frozen_at_limit
+        .as_ref()
+        .map(|f| format!("OOM in container {id}: {}; no process killed", f.sentence()));
+    if a.oom_kills == 0 {
+        return frozen.into_iter().collect();
+    }
+    frozen
+        .into_iter()
+        .chain(kill_lines(id, init_pid, a))
+        .collect()
+}
+
+fn kill_lines(id: &str, init_pid: i32, a: &OomAccount) -> Vec<String> {
     if a.kills.is_empty() {
         return vec![format!(
             "OOM kill in container {id}: {} kill(s) counted by {} (no kernel log record left)",

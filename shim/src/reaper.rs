@@ -16,6 +16,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use rcrun::oom::OomWatcher;
+use rcrun::oom_account::FrozenAtLimit;
 use tokio::task::JoinHandle;
 
 use crate::io as pio;
@@ -124,7 +125,9 @@ impl Service {
     }
 
     /// Publishes `/tasks/oom` whenever the container's OOM counter moves
-    /// while it runs (an exit takes its own look first, in `on_exit`).
+    /// while it runs (an exit takes its own look first, in `on_exit`), and
+    /// once when it freezes at its limit with the OOM killer disabled (as
+    /// the runc shim does on v1: docker then says OOMKilled).
     pub(crate) fn spawn_oom_watch(
         &self,
         id: &str,
@@ -161,7 +164,31 @@ impl Service {
                         ..Default::default()
                     });
                 }
+                // An OOM without a kill (killer disabled): once per episode.
+                if let Some(frozen) = take_frozen(&w) {
+                    tracing::warn!(id = %id, "OOM: {frozen}");
+                    publisher.publish(&TaskOOM {
+                        container_id: id.clone(),
+                        ..Default::default()
+                    });
+                }
             }
         }))
     }
+}
+
+/// The account's sentence of an OOM episode without a kill that just began.
+fn take_frozen(w: &Mutex<OomWatcher>) -> Option<String> {
+    let mut w = lock(w);
+    if !w.take_frozen_start() {
+        return None;
+    }
+    let counters = w.counters();
+    Some(
+        counters
+            .as_ref()
+            .and_then(FrozenAtLimit::from_counters)
+            .map(|f| f.sentence())
+            .unwrap_or_else(|| "frozen at its limit, no process killed".into()),
+    )
 }

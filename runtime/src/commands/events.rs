@@ -1,6 +1,8 @@
 //! `rcrun events`: JSON lines as runc prints them: `{"type":"stats",...}`
-//! every interval, `{"type":"oom","id":...}` the moment an OOM kill happens.
-//! Ends when the container stops.
+//! every interval, `{"type":"oom","id":...}` the moment an OOM kill happens,
+//! and once when an OOM episode without a kill begins (killer disabled:
+//! the container freezes at its limit; oom_episode.rs). Ends when the
+//! container stops.
 
 use std::time::{Duration, Instant};
 
@@ -63,14 +65,27 @@ fn stats_line(st: &ContainerState) -> Result<String> {
     Ok(json!({"type": "stats", "id": st.id, "data": data}).to_string())
 }
 
-/// Prints one `oom` event per new kill, at once, then logs the kernel's
-/// account (which needs a read of the kernel log: after the event).
-fn emit_ooms(st: &ContainerState, kills: u64) {
-    if kills == 0 {
+/// runc's event line, fields in runc's order (`json!` would sort them).
+#[derive(serde::Serialize)]
+struct OomEvent<'a> {
+    r#type: &'static str,
+    id: &'a str,
+}
+
+/// Prints one `oom` event per new kill or frozen episode, at once, then
+/// logs the account (which needs a read of the kernel log: after the event).
+fn emit_ooms(st: &ContainerState, events: u64) {
+    if events == 0 {
         return;
     }
-    for _ in 0..kills {
-        println!("{}", json!({"type": "oom", "id": st.id}));
+    let event = OomEvent {
+        r#type: "oom",
+        id: &st.id,
+    };
+    // (two &str fields: serializing cannot fail)
+    let line = serde_json::to_string(&event).unwrap_or_default();
+    for _ in 0..events {
+        println!("{line}");
     }
     let account = oom_account::account(st);
     for line in oom_account::render_log_lines(&st.id, st.pid, &account) {
@@ -107,7 +122,8 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         };
         if ready {
             if let Some(w) = watcher.as_mut() {
-                emit_ooms(st, w.take_new_kills());
+                let kills = w.take_new_kills();
+                emit_ooms(st, kills + u64::from(w.take_frozen_start()));
             }
         }
         if Instant::now() >= next_stats {

@@ -64,6 +64,10 @@ pub struct OomSummary {
     pub oom_cgroup: Option<String>,
     pub limit_hit_by_ancestor: bool,
     pub under_oom: bool,
+    /// "frozen at its limit, OOM killer disabled: usage ..." (an OOM
+    /// without a victim, oom_account::FrozenAtLimit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frozen_at_limit: Option<String>,
 }
 
 impl Container {
@@ -204,13 +208,16 @@ impl Container {
             .as_ref()
             .and_then(|c| c.under_oom)
             .unwrap_or(false);
-        let oom = (account.oom_kills > 0 || under_oom).then(|| OomSummary {
-            oom_kills: account.oom_kills,
-            init_oom_killed: account.init_oom_killed,
-            oom_cgroup: account.oom_cgroup.clone(),
-            limit_hit_by_ancestor: account.limit_hit_by_ancestor,
-            under_oom,
-        });
+        let frozen_at_limit = account.frozen_at_limit.as_ref().map(|f| f.sentence());
+        let oom =
+            (account.oom_kills > 0 || under_oom || frozen_at_limit.is_some()).then(|| OomSummary {
+                oom_kills: account.oom_kills,
+                init_oom_killed: account.init_oom_killed,
+                oom_cgroup: account.oom_cgroup.clone(),
+                limit_hit_by_ancestor: account.limit_hit_by_ancestor,
+                under_oom,
+                frozen_at_limit,
+            });
         StateReport {
             oci: st.oci(st.status()),
             oom,
