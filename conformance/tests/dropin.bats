@@ -231,3 +231,42 @@ live() {
 		[[ $rc -eq 0 ]] || { echo "$which: rc=$rc $err"; return 1; }
 	done
 }
+
+@test "cgroupfs: a slice-form cgroupsPath (containerd CRI's test.slice:cri-containerd:<id>) is one relative cgroup name, as runc" {
+	local which id name pid line own
+	for which in rt ref; do
+		id=$(ctr_id "sl-$which")
+		name="rct$RCRUN_TEST_TAG.slice:cri-containerd:$id"
+		make_bundle "$BATS_TEST_TMPDIR/$id" '.linux.cgroupsPath = "'"$name"'" | .linux.resources.memory = {"limit": 67108864}' >/dev/null
+		ctr_run_d "$which" "$id" "$BATS_TEST_TMPDIR/$id" || return 1
+		pid=$(ctr_pid "$which" "$id")
+		line=$(grep -E '^[0-9]+:([^:]*,)?memory(,[^:]*)?:' "/proc/$pid/cgroup")
+		own=$(grep -E '^[0-9]+:([^:]*,)?memory(,[^:]*)?:' /proc/self/cgroup | cut -d: -f3-)
+		ctr_force_delete "$which" "$id"
+		note "$which: ${line#*:*:}"
+		[[ ${line#*:*:} == "${own%/}/$name" ]] || { echo "$which: memory cgroup ${line#*:*:}, expected ${own%/}/$name"; return 1; }
+		[[ ! -d $(cg_mount memory)${own%/}/$name ]] || { echo "$which left its cgroup"; return 1; }
+	done
+}
+
+@test "rootfsPropagation rshared / rslave / rprivate (containerd's Bidirectional / HostToContainer volumes) are taken, as runc" {
+	local which id prop out=()
+	for prop in rshared rslave rprivate shared slave private; do
+		for which in rt ref; do
+			id=$(ctr_id "pr-$which")
+			make_bundle "$BATS_TEST_TMPDIR/$id-$prop" '.linux.rootfsPropagation = "'"$prop"'" | .process.args = ["sh", "-c", "awk '"'"'$5 == \"/\" { print $7 }'"'"' /proc/self/mountinfo"]' >/dev/null
+			rc_of "$which" run --bundle "$BATS_TEST_TMPDIR/$id-$prop" "$id"
+			ctr_force_delete "$which" "$id"
+			[[ $RC -eq 0 ]] || { echo "$which rootfsPropagation $prop: rc=$RC $ERR"; return 1; }
+			# The root's propagation tag without its peer group number.
+			out+=("$(sed -E 's/:[0-9]+//g' <<<"$OUT")")
+		done
+		# Reported, not compared: runc 1.1.5 leaves the container's "/"
+		# private ("-") for rshared too; libcontainer marks it as asked.
+		note "$prop: the container's / propagation: rt ${out[-2]}, ref ${out[-1]}"
+	done
+	make_bundle "$BATS_TEST_TMPDIR/bad" '.linux.rootfsPropagation = "rbogus"' >/dev/null
+	rc_of rt create --bundle "$BATS_TEST_TMPDIR/bad" "$(ctr_id pr-bad)"
+	[[ $RC -ne 0 ]] || { echo "rbogus accepted"; return 1; }
+	assert_one_line_error "$ERR" 'linux\.rootfsPropagation: .*rbogus.* is not a propagation'
+}

@@ -189,11 +189,6 @@ create_fails() {
 	nothing_left "$ID"
 }
 
-@test "E14 systemd-style cgroupsPath (slice:prefix:name)" {
-	bad_bundle e14 '.linux.cgroupsPath = "system.slice:docker:" + $id'
-	create_fails "linux\.cgroupsPath: \"system\.slice:docker:$ID\" is invalid \(looks like a systemd \"slice:prefix:name\" path; the systemd cgroup driver is not supported, use a cgroupfs path such as \"/mygroup/<id>\"\)" 1
-}
-
 @test "E15 typo'd container id" {
 	bad_bundle e15 .
 	ctr_create rt "$ID" "$B"

@@ -16,6 +16,10 @@
 //!   without a cgroup namespace: a container cannot raise its own limits.
 //! - relative paths (bind mount sources, runtime-namespace hook paths) are
 //!   the bundle's, as runc resolves them, not the caller's cwd.
+//! - rootfsPropagation: runc's names (`rshared`, `rslave`, `rprivate`,
+//!   `runbindable` too; containerd's CRI sets `rshared` / `rslave` for
+//!   Bidirectional / HostToContainer volumes); libcontainer knows only the
+//!   four without `r` and always makes them recursive.
 //! - `noNewPrivileges: false` reads as unset: libcontainer tells the two apart
 //!   and, for `false`, loads seccomp after dropping CAP_SYS_ADMIN (EACCES).
 
@@ -43,6 +47,8 @@ pub fn for_libcontainer(
     if let Some(mut linux) = out.linux().clone() {
         linux.set_resources(Some(device_rules(spec)?));
         linux.set_cgroups_path(Some(cgroups_path));
+        let propagation = root_propagation(linux.rootfs_propagation().as_deref())?;
+        linux.set_rootfs_propagation(propagation);
         out.set_linux(Some(linux));
     }
     if let Some(mut process) = out.process().clone() {
@@ -80,6 +86,24 @@ pub fn for_libcontainer(
         out.set_hooks(Some(hooks));
     }
     Ok(out)
+}
+
+/// `linux.rootfsPropagation` in libcontainer's words: it applies every
+/// value recursively (MS_REC), so `rshared` is its `shared`.
+fn root_propagation(given: Option<&str>) -> Result<Option<String>> {
+    let Some(given) = given.filter(|g| !g.is_empty()) else {
+        return Ok(None);
+    };
+    let base = given.strip_prefix('r').unwrap_or(given);
+    match base {
+        "shared" | "slave" | "private" | "unbindable" => Ok(Some(base.to_string())),
+        _ => Err(SpecError::new(
+            "linux.rootfsPropagation",
+            format!("{given:?}"),
+            "is not a propagation (shared, slave, private, unbindable, or with r: rshared, ...)",
+        )
+        .into()),
+    }
 }
 
 /// Deny everything, then the spec's rules (the defaults every container

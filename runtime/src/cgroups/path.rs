@@ -36,13 +36,10 @@ pub(crate) fn parse(cgroups_path: Option<&str>, id: &str) -> Result<SpecPath, Cg
         path: raw.to_string(),
         reason: reason.to_string(),
     };
-    // "slice:prefix:name" is the systemd driver's syntax; treating it as a
-    // directory name would silently put the container somewhere unexpected.
-    if !raw.starts_with('/') && raw.split(':').count() == 3 {
-        return Err(bad(
-            "looks like a systemd \"slice:prefix:name\" path; the systemd cgroup driver is not supported, use a cgroupfs path such as \"/mygroup/<id>\"",
-        ));
-    }
+    // "slice:prefix:name" (the systemd driver's syntax) is, for cgroupfs, a
+    // relative path with colons in its one name, as runc's cgroupfs driver
+    // takes it: containerd's CRI builds one from a `*.slice` pod parent even
+    // in cgroupfs mode.
     if raw.contains('\0') {
         return Err(bad("contains a NUL byte"));
     }
@@ -144,14 +141,14 @@ mod tests {
     }
 
     #[test]
-    fn rejects_escape_and_systemd_form() {
+    fn rejects_escape_takes_systemd_form_as_a_name() {
         for bad in ["/a/../../etc", "..", "a/..", "/..", "/", "//", "."] {
             assert!(p(Some(bad)).is_err(), "{bad}");
         }
-        let e = p(Some("system.slice:docker:abc")).unwrap_err().to_string();
-        assert!(e.contains("systemd"), "{e}");
-        assert!(e.starts_with("linux.cgroupsPath: "), "{e}");
-        // Colons are legal in cgroupfs names otherwise.
+        // runc's cgroupfs driver: one relative name, colons included.
+        let sp = p(Some("test.slice:cri-containerd:abc")).unwrap();
+        assert!(!sp.absolute);
+        assert_eq!(sp.parts, Path::new("test.slice:cri-containerd:abc"));
         assert!(p(Some("/a:b")).is_ok());
     }
 }
