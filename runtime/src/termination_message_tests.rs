@@ -39,6 +39,7 @@ fn account(init_pid: i32, victim: i32) -> OomAccount {
         oom_cgroup: Some("/k8s.io/c1".into()),
         limit_hit_by_ancestor: false,
         counters: None,
+        frozen_at_limit: None,
         kills: vec![OomKill {
             pid: victim,
             command: "memhog".into(),
