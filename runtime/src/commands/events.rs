@@ -11,6 +11,7 @@ use rcrun::container::Container;
 use rcrun::error::{Result, SpecError};
 use rcrun::oom::OomWatcher;
 use rcrun::oom_account;
+use rcrun::oom_journal;
 use rcrun::state::{ContainerState, Root, Status};
 
 #[derive(clap::Args, Debug)]
@@ -65,7 +66,7 @@ fn stats_line(st: &ContainerState) -> Result<String> {
 
 /// Prints one `oom` event per new kill, at once, then logs the kernel's
 /// account (which needs a read of the kernel log: after the event).
-fn emit_ooms(st: &ContainerState, kills: u64) {
+fn emit_ooms(root: &Root, st: &ContainerState, kills: u64) {
     if kills == 0 {
         return;
     }
@@ -76,6 +77,7 @@ fn emit_ooms(st: &ContainerState, kills: u64) {
     for line in oom_account::render_log_lines(&st.id, st.pid, &account) {
         tracing::warn!("{line}");
     }
+    oom_journal::record_seen(&root.path, st, &account, oom_journal::Writer::Events);
 }
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
@@ -107,7 +109,7 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         };
         if ready {
             if let Some(w) = watcher.as_mut() {
-                emit_ooms(st, w.take_new_kills());
+                emit_ooms(root, st, w.take_new_kills());
             }
         }
         if Instant::now() >= next_stats {
@@ -118,7 +120,7 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         }
         if st.status() == Status::Stopped {
             if let Some(w) = watcher.as_mut() {
-                emit_ooms(st, w.recount());
+                emit_ooms(root, st, w.recount());
             }
             return Ok(0);
         }
