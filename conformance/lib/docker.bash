@@ -190,6 +190,11 @@ docker_state_dirs() {
 	echo "$d/exec/runtime-rcrun/moby $d/exec/runtime-rcrun-ref/moby $d/ctd-state/io.containerd.runtime.v2.task/moby $d/exec/containerd"
 }
 
+# docker_rcrun_root: rcrun's --root under this private docker 20.10, which
+# gives every runtime <exec-root>/runtime-runc/moby (docker >= 23 with a
+# `path` runtime: runtime-<name>/moby).
+docker_rcrun_root() { echo "$DOCKER_DIR/exec/runtime-runc/moby"; }
+
 docker_stop() {
 	local d=${1:-$DOCKER_DIR} i cid
 	DOCKER_DIR=$d
@@ -212,9 +217,11 @@ docker_stop() {
 		[[ -n $cid ]] || continue
 		rm -f "$(docker_shim_socket "$cid")"
 	done <"$d/cids"
-	# global dirs we created, only if empty
+	# global dirs we created, only if empty (but for rcrun's OOM journal of
+	# our containers: a state root we made is ours)
 	if [[ -s $d/created-global ]]; then
 		for i in $(sort -r "$d/created-global"); do
+			rm -f "$i"/oom-journal.jsonl "$i"/oom-journal.jsonl.1 "$i"/oom-journal.lock 2>/dev/null
 			rmdir "$i" 2>/dev/null
 		done
 	fi
