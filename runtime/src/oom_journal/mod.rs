@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use file::{JOURNAL, MAX_BYTES, ROTATED};
 
 use crate::error::Result;
+use crate::oom;
 use crate::oom_account::{self, OomAccount};
 use crate::state::{self, ContainerState};
 
@@ -173,6 +174,15 @@ pub fn record_seen(root: &Path, st: &ContainerState, account: &OomAccount, by: W
 /// leaves its account (or, when one is already there, the time of its
 /// deletion). Reads the kernel log only when the journal lacks the kills.
 pub fn record_delete(root: &Path, st: &ContainerState) {
+    // Every delete passes here: one counter file read when nothing was
+    // killed.
+    let Some(dir) = st.cgroups.memory_dir() else {
+        return;
+    };
+    let v2 = dir.join("memory.events").exists();
+    if oom::read_oom_kill(dir, v2).unwrap_or(0) == 0 {
+        return;
+    }
     let Ok(counters) = st.cgroups.oom_counters() else {
         return;
     };
