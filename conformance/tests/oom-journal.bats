@@ -64,6 +64,15 @@ oom_run() {
 	out=$(stat -c '%a %U %F' "$JROOT/oom-journal.jsonl")
 	assert_eq "journal mode owner type" "600 root regular file" "$out"
 	assert_eq "entries" 1 "$(grep -c "\"id\":\"$id\"" "$JROOT/oom-journal.jsonl")"
+	# the same id (and cgroup path) again: the newest instance, with only
+	# its own kill (the kernel log still holds the first one's record)
+	local first
+	first=$(jq -r '.gone.created' <<<"$j")
+	oom_run "$id"
+	run -0 jrt oom-report --format json "$id"
+	[[ $(jq -r '.gone.created' <<<"$output") != "$first" ]] || { echo "$output"; false; }
+	assert_eq "kernel records of the second instance" 1 "$(jq '.kills | length' <<<"$output")"
+	assert_eq "entries" 2 "$(grep -c "\"id\":\"$id\"" "$JROOT/oom-journal.jsonl")"
 	# an id never seen: the usual one line
 	rc_of jrt oom-report "$(ctr_id never)"
 	[[ $RC -ne 0 ]]

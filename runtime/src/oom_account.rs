@@ -43,11 +43,15 @@ pub fn account_with(st: &ContainerState, counters: Option<OomCounters>) -> OomAc
     let oom_kills = counters.as_ref().map(|c| c.oom_kill).unwrap_or(0);
     // The kernel log is only read when the counter says there is something
     // to find: `state` is called often and must stay cheap.
-    let kills = if oom_kills > 0 && !memcg.is_empty() {
+    let mut kills = if oom_kills > 0 && !memcg.is_empty() {
         kernel_records(&memcg, oom_kills, init_since(st))
     } else {
         Vec::new()
     };
+    // Records beyond the count are older cgroups' at the same path (an id
+    // or cgroupsPath used again): the newest ones are this cgroup's.
+    let extra = kills.len().saturating_sub(oom_kills as usize);
+    kills.drain(..extra);
     let init_oom_killed = st.pid > 0 && kills.iter().any(|k| k.pid == st.pid);
     let oom_cgroup = kills
         .last()
