@@ -190,6 +190,28 @@ docker_state_dirs() {
 	echo "$d/exec/runtime-rcrun/moby $d/exec/runtime-rcrun-ref/moby $d/ctd-state/io.containerd.runtime.v2.task/moby $d/exec/containerd"
 }
 
+# assert_gone_oom_account ID: `run rcrun oom-report ID` ($output, $lines)
+# of a container that is gone, whose init (dd) hit its own 128 MiB limit.
+assert_gone_oom_account() {
+	[[ ${lines[0]} == "container $1 no longer exists: deleted at "* ]] || return 1
+	[[ $output == *"(dd), the container's init process"* ]] || return 1
+	[[ $output == *"limit hit: the container's own memory limit"* ]] || return 1
+	[[ $output == *"cgroup memory at the kill: usage 128.0 MiB, limit 128.0 MiB, failcnt "* ]]
+}
+
+# docker_oom_rm_wait: `docker run --rm` of a dd init that outgrows -m 128m
+# (through the test file's drun/dkt), then 10 s: exit status 137 and no
+# container left in docker. Sets CID.
+docker_oom_rm_wait() {
+	drun --rm --runtime=rcrun -m 128m "$DOCKER_IMAGE" dd if=/dev/zero of=/dev/null bs=200M count=1
+	assert_eq "docker run exit status" 137 "$RC" || return 1
+	[[ -n $CID ]] || { echo "no container id"; return 1; }
+	sleep 10
+	local left
+	left=$(dkt ps -aq) || return 1
+	assert_eq "containers 10 s after the exit" "" "$left"
+}
+
 # docker_rcrun_root: rcrun's --root under this private docker 20.10, which
 # gives every runtime <exec-root>/runtime-runc/moby (docker >= 23 with a
 # `path` runtime: runtime-<name>/moby).

@@ -114,18 +114,10 @@ drun() {
 # (the only call docker 20.10's runc shim makes after it) keeps the account
 # in the journal under docker's root for rcrun.
 @test "docker run --rm -m 128m dd bs=200M: 10 s after the removal, rcrun oom-report (docker's root) names the victim, the limit, usage" {
-	drun --rm --runtime=rcrun -m 128m "$DOCKER_IMAGE" dd if=/dev/zero of=/dev/null bs=200M count=1
-	assert_eq "docker run exit status" 137 "$RC"
-	[[ -n $CID ]]
-	sleep 10
-	run -0 dkt ps -aq
-	assert_eq "containers" "" "$output"
+	docker_oom_rm_wait
 	run -0 "$RUNTIME" --root "$(docker_rcrun_root)" oom-report "$CID"
 	echo "$output"
-	[[ ${lines[0]} == "container $CID no longer exists: deleted at "* ]]
-	[[ $output == *"(dd), the container's init process"* ]]
-	[[ $output == *"limit hit: the container's own memory limit"* ]]
-	[[ $output == *"cgroup memory at the kill: usage 128.0 MiB, limit 128.0 MiB, failcnt "* ]]
+	assert_gone_oom_account "$CID"
 	run -0 "$RUNTIME" --root "$(docker_rcrun_root)" oom-report --format json "$CID"
 	assert_eq "victim" dd "$(jq -r '.kills[-1].command' <<<"$output")"
 }

@@ -166,21 +166,13 @@ nothing_left() {
 # The shim logs the whole account to containerd's log and keeps it in
 # rcrun's journal under its state root, /run/containerd/rcrun/<namespace>.
 @test "docker 26: docker run --rm -m 128m dd bs=200M: the account in containerd's log, and from rcrun oom-report 10 s after the removal" {
-	drun --rm --runtime=rcrun -m 128m "$DOCKER_IMAGE" dd if=/dev/zero of=/dev/null bs=200M count=1
-	assert_eq "docker run exit status" 137 "$RC"
-	[[ -n $CID ]]
-	sleep 10
-	run -0 dkt ps -aq
-	assert_eq "containers" "" "$output"
+	docker_oom_rm_wait
 	run -0 grep -F "OOM kill in container $CID: pid " "$DOCKER_DIR/containerd.log"
 	echo "$output"
 	[[ $output == *" (dd) = init killed; limit hit: own "*"; usage 128.0 MiB of limit 128.0 MiB, failcnt "*"; victim anon-rss "* ]]
 	run -0 "$RUNTIME" --root /run/containerd/rcrun/moby oom-report "$CID"
 	echo "$output"
-	[[ ${lines[0]} == "container $CID no longer exists: deleted at "* ]]
-	[[ $output == *"(dd), the container's init process"* ]]
-	[[ $output == *"limit hit: the container's own memory limit"* ]]
-	[[ $output == *"cgroup memory at the kill: usage 128.0 MiB, limit 128.0 MiB, failcnt "* ]]
+	assert_gone_oom_account "$CID"
 	nothing_left "$CID"
 }
 

@@ -161,9 +161,7 @@ wait_task_status() { # ID STATUS
 	[[ $output != *oomlog1* ]]
 	run -0 "$RUNTIME" --root "/run/containerd/rcrun/$CTD_NS" oom-report oomlog1
 	echo "$output"
-	[[ ${lines[0]} == "container oomlog1 no longer exists: deleted at "* ]]
-	[[ $output == *"(dd), the container's init process"* ]]
-	[[ $output == *"limit hit: the container's own memory limit"* ]]
+	assert_gone_oom_account oomlog1
 	shim_gone
 }
 

@@ -59,6 +59,11 @@ fn account(kills: u64) -> OomAccount {
     }
 }
 
+/// Appends an account of `kills` kills: Some(written), None on error.
+fn put(f: &Files, st: &ContainerState, kills: u64, by: Writer, deleted: bool) -> Option<bool> {
+    append(f, entry(st, Some(&account(kills)), by, deleted)).ok()
+}
+
 fn lines(f: &Files) -> Vec<Entry> {
     f.read_lines()
         .unwrap_or_default()
@@ -74,10 +79,7 @@ fn rotation_keeps_it_bounded_and_the_newest() {
     let f = Files::with_cap(&d, cap);
     for i in 0..400 {
         let st = state(&format!("c{i}"), "t0");
-        assert_eq!(
-            append(&f, entry(&st, Some(&account(1)), Writer::Shim, false)).ok(),
-            Some(true)
-        );
+        assert_eq!(put(&f, &st, 1, Writer::Shim, false), Some(true));
         let cur = std::fs::metadata(d.join(JOURNAL))
             .map(|m| m.len())
             .unwrap_or(0);
@@ -112,23 +114,10 @@ fn several_writers_one_account_then_one_deletion_record() {
     let d = tmpdir("dup");
     let f = Files::new(&d);
     let st = state("web", "2026-12-07T04:00:00.000000001Z");
-    let a = account(1);
-    assert_eq!(
-        append(&f, entry(&st, Some(&a), Writer::Shim, false)).ok(),
-        Some(true)
-    );
-    assert_eq!(
-        append(&f, entry(&st, Some(&a), Writer::Events, false)).ok(),
-        Some(false)
-    );
-    assert_eq!(
-        append(&f, entry(&st, Some(&a), Writer::Delete, true)).ok(),
-        Some(true)
-    );
-    assert_eq!(
-        append(&f, entry(&st, Some(&a), Writer::Delete, true)).ok(),
-        Some(false)
-    );
+    assert_eq!(put(&f, &st, 1, Writer::Shim, false), Some(true));
+    assert_eq!(put(&f, &st, 1, Writer::Events, false), Some(false));
+    assert_eq!(put(&f, &st, 1, Writer::Delete, true), Some(true));
+    assert_eq!(put(&f, &st, 1, Writer::Delete, true), Some(false));
     let e = lines(&f);
     assert_eq!(e.len(), 2);
     assert!(
@@ -137,10 +126,7 @@ fn several_writers_one_account_then_one_deletion_record() {
         e[1]
     );
     // More kills of the same instance: a new account.
-    assert_eq!(
-        append(&f, entry(&st, Some(&account(2)), Writer::Shim, false)).ok(),
-        Some(true)
-    );
+    assert_eq!(put(&f, &st, 2, Writer::Shim, false), Some(true));
     let found = find_in(&f, "web").ok().flatten();
     let found = found
         .as_ref()
@@ -148,10 +134,7 @@ fn several_writers_one_account_then_one_deletion_record() {
     assert_eq!(found, Some((2, true)));
     // A later container with the same id is another instance.
     let st2 = state("web", "2026-12-07T05:00:00.000000001Z");
-    assert_eq!(
-        append(&f, entry(&st2, Some(&a), Writer::Shim, false)).ok(),
-        Some(true)
-    );
+    assert_eq!(put(&f, &st2, 1, Writer::Shim, false), Some(true));
     let found = find_in(&f, "web").ok().flatten();
     let found = found.map(|x| (x.gone.created, x.gone.deleted_at.is_some()));
     assert_eq!(found, Some((st2.created.clone(), false)));
@@ -164,10 +147,7 @@ fn only_the_newest_kills_are_kept() {
     let d = tmpdir("kills");
     let f = Files::new(&d);
     let st = state("loop", "t0");
-    assert_eq!(
-        append(&f, entry(&st, Some(&account(40)), Writer::Shim, false)).ok(),
-        Some(true)
-    );
+    assert_eq!(put(&f, &st, 40, Writer::Shim, false), Some(true));
     let found = find_in(&f, "loop").ok().flatten();
     let kept = found
         .as_ref()
@@ -198,7 +178,7 @@ fn a_symlink_or_fifo_at_the_journal_path_is_not_followed() {
     let _ = std::fs::remove_file(d.join(JOURNAL));
     let _ = std::fs::remove_file(d.join("oom-journal.lock"));
     let _ = std::os::unix::fs::symlink(&target, d.join("oom-journal.lock"));
-    assert!(append(&f, entry(&st, Some(&account(1)), Writer::Delete, true)).is_err());
+    assert!(put(&f, &st, 1, Writer::Delete, true).is_none());
     assert_eq!(
         std::fs::read_to_string(&target).ok().as_deref(),
         Some("precious\n")
@@ -207,14 +187,14 @@ fn a_symlink_or_fifo_at_the_journal_path_is_not_followed() {
     let _ = std::fs::remove_file(d.join("oom-journal.lock"));
     let fifo = d.join(JOURNAL);
     if nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).is_ok() {
-        assert!(append(&f, entry(&st, Some(&account(1)), Writer::Delete, true)).is_err());
+        assert!(put(&f, &st, 1, Writer::Delete, true).is_none());
         assert!(std::fs::symlink_metadata(&fifo).is_ok_and(|m| m.file_type().is_fifo()));
     }
     // A hard link to another file: refused.
     let _ = std::fs::remove_file(&fifo);
     let _ = std::fs::hard_link(&target, &fifo);
     assert!(std::fs::metadata(&fifo).is_ok_and(|m| m.nlink() == 2));
-    assert!(append(&f, entry(&st, Some(&account(1)), Writer::Delete, true)).is_err());
+    assert!(put(&f, &st, 1, Writer::Delete, true).is_none());
     assert_eq!(
         std::fs::read_to_string(&target).ok().as_deref(),
         Some("precious\n")
@@ -235,7 +215,7 @@ fn gone_text_says_when_it_was_deleted() {
     let d = tmpdir("text");
     let f = Files::new(&d);
     let st = state("web", "t0");
-    let _ = append(&f, entry(&st, Some(&account(1)), Writer::Delete, true));
+    let _ = put(&f, &st, 1, Writer::Delete, true);
     let found = find_in(&f, "web").ok().flatten();
     let text = found.map(|x| to_text("web", &x)).unwrap_or_default();
     assert!(
