@@ -230,6 +230,9 @@ containerd_stop() {
 	done <"$d/ids"
 	# the shims' state roots for our namespace (empty once all is deleted;
 	# runc's when a test compared with containerd's runc shim)
+	# the namespace is this run's: so is rcrun's OOM journal in its root
+	rm -f "/run/containerd/rcrun/$CTD_NS"/oom-journal.jsonl "/run/containerd/rcrun/$CTD_NS"/oom-journal.jsonl.1 \
+		"/run/containerd/rcrun/$CTD_NS"/oom-journal.lock
 	rmdir "/run/containerd/rcrun/$CTD_NS" "/run/containerd/runc/$CTD_NS" 2>/dev/null
 	if [[ -s $d/created-global ]]; then
 		for i in $(sort -r "$d/created-global"); do

@@ -190,6 +190,33 @@ docker_state_dirs() {
 	echo "$d/exec/runtime-rcrun/moby $d/exec/runtime-rcrun-ref/moby $d/ctd-state/io.containerd.runtime.v2.task/moby $d/exec/containerd"
 }
 
+# assert_gone_oom_account ID: `run rcrun oom-report ID` ($output, $lines)
+# of a container that is gone, whose init (dd) hit its own 128 MiB limit.
+assert_gone_oom_account() {
+	[[ ${lines[0]} == "container $1 no longer exists: deleted at "* ]] || return 1
+	[[ $output == *"(dd), the container's init process"* ]] || return 1
+	[[ $output == *"limit hit: the container's own memory limit"* ]] || return 1
+	[[ $output == *"cgroup memory at the kill: usage 128.0 MiB, limit 128.0 MiB, failcnt "* ]]
+}
+
+# docker_oom_rm_wait: `docker run --rm` of a dd init that outgrows -m 128m
+# (through the test file's drun/dkt), then 10 s: exit status 137 and no
+# container left in docker. Sets CID.
+docker_oom_rm_wait() {
+	drun --rm --runtime=rcrun -m 128m "$DOCKER_IMAGE" dd if=/dev/zero of=/dev/null bs=200M count=1
+	assert_eq "docker run exit status" 137 "$RC" || return 1
+	[[ -n $CID ]] || { echo "no container id"; return 1; }
+	sleep 10
+	local left
+	left=$(dkt ps -aq) || return 1
+	assert_eq "containers 10 s after the exit" "" "$left"
+}
+
+# docker_rcrun_root: rcrun's --root under this private docker 20.10, which
+# gives every runtime <exec-root>/runtime-runc/moby (docker >= 23 with a
+# `path` runtime: runtime-<name>/moby).
+docker_rcrun_root() { echo "$DOCKER_DIR/exec/runtime-runc/moby"; }
+
 docker_stop() {
 	local d=${1:-$DOCKER_DIR} i cid
 	DOCKER_DIR=$d
@@ -212,9 +239,11 @@ docker_stop() {
 		[[ -n $cid ]] || continue
 		rm -f "$(docker_shim_socket "$cid")"
 	done <"$d/cids"
-	# global dirs we created, only if empty
+	# global dirs we created, only if empty (but for rcrun's OOM journal of
+	# our containers: a state root we made is ours)
 	if [[ -s $d/created-global ]]; then
 		for i in $(sort -r "$d/created-global"); do
+			rm -f "$i"/oom-journal.jsonl "$i"/oom-journal.jsonl.1 "$i"/oom-journal.lock 2>/dev/null
 			rmdir "$i" 2>/dev/null
 		done
 	fi

@@ -80,7 +80,7 @@ shims_gone() {
 	done <"$CTD_DIR/ids"
 	[[ -z $left ]] || { echo "shim socket(s) left for:$left"; return 1; }
 	[[ -z $(find "$FIFOS" -mindepth 1 2>/dev/null) ]] || { echo "fifos left: $(find "$FIFOS" -mindepth 1)"; return 1; }
-	[[ -z $(ls -A "/run/containerd/rcrun/$CTD_NS" 2>/dev/null) ]] || { echo "rcrun shim state left"; return 1; }
+	[[ -z $(ls -A "/run/containerd/rcrun/$CTD_NS" 2>/dev/null | grep -v '^oom-journal\.') ]] || { echo "rcrun shim state left"; return 1; }
 }
 
 rtname() { [[ $1 == "$CTD_RUNTIME" ]] && echo rcrun-shim || echo runc-shim; }

@@ -110,6 +110,18 @@ drun() {
 	run -0 dkt rm "rct$RCRUN_TEST_TAG-oom"
 }
 
+# docker removes rcrun's state 0.2-0.4 s after the exit; `rcrun delete`
+# (the only call docker 20.10's runc shim makes after it) keeps the account
+# in the journal under docker's root for rcrun.
+@test "docker run --rm -m 128m dd bs=200M: 10 s after the removal, rcrun oom-report (docker's root) names the victim, the limit, usage" {
+	docker_oom_rm_wait
+	run -0 "$RUNTIME" --root "$(docker_rcrun_root)" oom-report "$CID"
+	echo "$output"
+	assert_gone_oom_account "$CID"
+	run -0 "$RUNTIME" --root "$(docker_rcrun_root)" oom-report --format json "$CID"
+	assert_eq "victim" dd "$(jq -r '.kills[-1].command' <<<"$output")"
+}
+
 @test "docker run: plain exit status (sh -c 'exit 3') and no false OOMKilled" {
 	drun --name "rct$RCRUN_TEST_TAG-exit3" --runtime=rcrun -m 128m "$DOCKER_IMAGE" sh -c 'exit 3'
 	assert_eq "docker run exit status" 3 "$RC"

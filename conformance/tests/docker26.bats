@@ -163,6 +163,19 @@ nothing_left() {
 	nothing_left "$CID"
 }
 
+# The shim logs the whole account to containerd's log and keeps it in
+# rcrun's journal under its state root, /run/containerd/rcrun/<namespace>.
+@test "docker 26: docker run --rm -m 128m dd bs=200M: the account in containerd's log, and from rcrun oom-report 10 s after the removal" {
+	docker_oom_rm_wait
+	run -0 grep -F "OOM kill in container $CID: pid " "$DOCKER_DIR/containerd.log"
+	echo "$output"
+	[[ $output == *" (dd) = init killed; limit hit: own "*"; usage 128.0 MiB of limit 128.0 MiB, failcnt "*"; victim anon-rss "* ]]
+	run -0 "$RUNTIME" --root /run/containerd/rcrun/moby oom-report "$CID"
+	echo "$output"
+	assert_gone_oom_account "$CID"
+	nothing_left "$CID"
+}
+
 @test "docker 26: docker run --rm --runtime=rcrun true: exit 0, no shim process, socket, cgroup, mount or state left" {
 	drun --rm --runtime=rcrun "$DOCKER_IMAGE" true
 	echo "stderr: $ERR"

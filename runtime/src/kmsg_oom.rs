@@ -8,10 +8,10 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One OOM kill as the kernel logged it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OomKill {
     /// Microseconds since boot (kmsg timestamp).
     pub kernel_time_us: u64,

@@ -24,6 +24,7 @@ pub mod log_control;
 pub mod oom;
 pub mod oom_account;
 pub mod oom_episode;
+pub mod oom_journal;
 pub mod process;
 pub mod rootfs_path;
 pub mod sealed_exe;

@@ -182,7 +182,7 @@ fn lock_existing_within(dir: &Path, id: &str, wait: Duration) -> Result<Locked> 
 
 /// Non-blocking exclusive lock of the whole file; Ok(false) when another
 /// process holds it.
-fn try_lock(file: &File) -> io::Result<bool> {
+pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
     let fl = whole_file(libc::F_WRLCK);
     match fcntl(file.as_raw_fd(), FcntlArg::F_SETLK(&fl)) {
         Ok(_) => Ok(true),

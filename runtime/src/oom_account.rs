@@ -1,13 +1,13 @@
 //! What the runtime can say about a container's OOM kills: the cgroup's
 //! counters joined with the kernel's per-kill records.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cgroups::{CgroupSet, OomCounters};
 use crate::kmsg_oom::{self, OomKill};
 use crate::state::ContainerState;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OomAccount {
     /// The container's memory cgroup, as the kernel names it in its log.
     pub memcg: String,
@@ -96,17 +96,26 @@ pub fn memcg_path(cg: &CgroupSet) -> Option<String> {
 }
 
 pub fn account(st: &ContainerState) -> OomAccount {
+    account_with(st, st.cgroups.oom_counters().ok())
+}
+
+/// The account from counters read earlier (the shim reads them at the exit,
+/// explains it later, when the cgroup may be gone).
+pub fn account_with(st: &ContainerState, counters: Option<OomCounters>) -> OomAccount {
     let memcg = memcg_path(&st.cgroups).unwrap_or_default();
-    let counters = st.cgroups.oom_counters().ok();
     let frozen_at_limit = counters.as_ref().and_then(FrozenAtLimit::from_counters);
     let oom_kills = counters.as_ref().map(|c| c.oom_kill).unwrap_or(0);
     // The kernel log is only read when the counter says there is something
     // to find: `state` is called often and must stay cheap.
-    let kills = if oom_kills > 0 && !memcg.is_empty() {
+    let mut kills = if oom_kills > 0 && !memcg.is_empty() {
         kernel_records(&memcg, oom_kills, init_since(st))
     } else {
         Vec::new()
     };
+    // Records beyond the count are older cgroups' at the same path (an id
+    // or cgroupsPath used again): the newest ones are this cgroup's.
+    let extra = kills.len().saturating_sub(oom_kills as usize);
+    kills.drain(..extra);
     let init_oom_killed = st.pid > 0 && kills.iter().any(|k| k.pid == st.pid);
     let oom_cgroup = kills
         .last()
@@ -149,6 +158,11 @@ pub fn whose_limit(a: &OomAccount, k: &OomKill) -> String {
 
 /// The account as text for a person (`rcrun oom-report`'s default format).
 pub fn to_text(id: &str, init_pid: i32, a: &OomAccount) -> String {
+    to_text_as_of(id, init_pid, a, "now")
+}
+
+/// The text, with the counters labelled as of `when` ("now", "at <time>").
+pub fn to_text_as_of(id: &str, init_pid: i32, a: &OomAccount, when: &str) -> String {
     let mut s = format!(
         "container {id}: {} OOM kill(s) counted by memory cgroup {}\n",
         a.oom_kills, a.memcg
@@ -194,7 +208,7 @@ pub fn to_text(id: &str, init_pid: i32, a: &OomAccount) -> String {
     }
     if let Some(c) = &a.counters {
         if let Ok(j) = serde_json::to_string(c) {
-            s.push_str(&format!("counters now: {j}\n"));
+            s.push_str(&format!("counters {when}: {j}\n"));
         }
     }
     s

@@ -109,7 +109,9 @@ impl Service {
                 None
             }
         };
-        let oom_task = oom.as_ref().and_then(|w| self.spawn_oom_watch(&req.id, w));
+        let oom_task = oom
+            .as_ref()
+            .and_then(|w| self.spawn_oom_watch(&req.id, &rroot, w));
         let mut init = Proc::new(paths.clone());
         init.pid = cs.pid;
         let c = Container {

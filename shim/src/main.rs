@@ -32,6 +32,7 @@ mod exec;
 mod io;
 mod logger;
 mod mount;
+mod oom_log;
 mod process;
 mod reaper;
 mod service;

@@ -17,6 +17,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use rcrun::oom::OomWatcher;
 use rcrun::oom_account::FrozenAtLimit;
+use rcrun::state::Root;
 use tokio::task::JoinHandle;
 
 use crate::io as pio;
@@ -78,7 +79,8 @@ impl Service {
     fn on_exit(&self, st: &mut State, pid: i32, code: u32) {
         for c in st.containers.values_mut() {
             if c.init.pid == pid && c.init.exit.is_none() {
-                if c.new_oom_kills() > 0 {
+                let oom_killed = c.new_oom_kills() > 0;
+                if oom_killed {
                     self.publisher.publish(&TaskOOM {
                         container_id: c.id.clone(),
                         ..Default::default()
@@ -103,6 +105,9 @@ impl Service {
                     exited_at: MessageField::some(e.at),
                     ..Default::default()
                 });
+                if oom_killed {
+                    crate::oom_log::explain(&c.root, &c.id);
+                }
                 return;
             }
             for (eid, p) in c.execs.iter_mut() {
@@ -131,6 +136,7 @@ impl Service {
     pub(crate) fn spawn_oom_watch(
         &self,
         id: &str,
+        root: &Root,
         w: &Arc<Mutex<OomWatcher>>,
     ) -> Option<JoinHandle<()>> {
         let fd: OwnedFd = match lock(w).fd().try_clone_to_owned() {
@@ -149,6 +155,7 @@ impl Service {
         };
         let w = w.clone();
         let id = id.to_string();
+        let root = root.clone();
         let publisher = self.publisher.clone();
         Some(tokio::spawn(async move {
             loop {
@@ -163,6 +170,7 @@ impl Service {
                         container_id: id.clone(),
                         ..Default::default()
                     });
+                    crate::oom_log::explain(&root, &id);
                 }
                 // An OOM without a kill (killer disabled): once per episode.
                 if let Some(frozen) = take_frozen(&w) {

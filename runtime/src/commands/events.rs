@@ -13,6 +13,7 @@ use rcrun::container::Container;
 use rcrun::error::{Result, SpecError};
 use rcrun::oom::OomWatcher;
 use rcrun::oom_account;
+use rcrun::oom_journal;
 use rcrun::state::{ContainerState, Root, Status};
 
 #[derive(clap::Args, Debug)]
@@ -74,7 +75,7 @@ struct OomEvent<'a> {
 
 /// Prints one `oom` event per new kill or frozen episode, at once, then
 /// logs the account (which needs a read of the kernel log: after the event).
-fn emit_ooms(st: &ContainerState, events: u64) {
+fn emit_ooms(root: &Root, st: &ContainerState, events: u64) {
     if events == 0 {
         return;
     }
@@ -91,6 +92,7 @@ fn emit_ooms(st: &ContainerState, events: u64) {
     for line in oom_account::render_log_lines(&st.id, st.pid, &account) {
         tracing::warn!("{line}");
     }
+    oom_journal::record_seen(&root.path, st, &account, oom_journal::Writer::Events);
 }
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
@@ -123,7 +125,7 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         if ready {
             if let Some(w) = watcher.as_mut() {
                 let kills = w.take_new_kills();
-                emit_ooms(st, kills + u64::from(w.take_frozen_start()));
+                emit_ooms(root, st, kills + u64::from(w.take_frozen_start()));
             }
         }
         if Instant::now() >= next_stats {
@@ -134,7 +136,7 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         }
         if st.status() == Status::Stopped {
             if let Some(w) = watcher.as_mut() {
-                emit_ooms(st, w.recount());
+                emit_ooms(root, st, w.recount());
             }
             return Ok(0);
         }

@@ -13,6 +13,7 @@ use crate::cgroups::CgroupSet;
 use crate::crashpoint;
 use crate::error::{Action, Error, Result};
 use crate::hooks;
+use crate::oom_journal;
 use crate::state::{self, ContainerState, Root, Status};
 
 /// Signals every process of the cgroup. For SIGKILL the cgroup is frozen
@@ -64,6 +65,8 @@ pub(super) fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
     }
     crashpoint::point("delete:after-kill");
     hooks::run_poststop(&root.container_dir(id), &st);
+    // The account outlives the container: the cgroup's counters go with it.
+    oom_journal::record_delete(&root.path, &st);
     let errors = destroy(root, &st);
     if errors.is_empty() {
         Ok(())
