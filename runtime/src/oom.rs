@@ -139,22 +139,7 @@ impl OomWatcher {
     }
 
     fn read_flags(&self) -> Result<Flags> {
-        let file = self.memory_dir.join(if self.v2 {
-            "memory.events"
-        } else {
-            "memory.oom_control"
-        });
-        let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
-        let get = |key: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        };
-        Ok(Flags {
-            oom_kill: get("oom_kill").unwrap_or(0),
-            under_oom: get("under_oom").map(|v| v != 0),
-            oom: get("oom"),
-        })
+        read_flags(&self.memory_dir, self.v2)
     }
 
     /// Empties the source and the timer; true if the source had signalled.
@@ -285,4 +270,31 @@ pub fn init_oom_killed_at_start(spec: &oci_spec::runtime::Spec, cg: &CgroupSet) 
         )
         .into(),
     )
+}
+
+/// The OOM flags of a memory cgroup: v1 `memory.oom_control`, v2
+/// `memory.events`.
+fn read_flags(dir: &Path, v2: bool) -> Result<Flags> {
+    let file = dir.join(if v2 {
+        "memory.events"
+    } else {
+        "memory.oom_control"
+    });
+    let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+    let get = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    Ok(Flags {
+        oom_kill: get("oom_kill").unwrap_or(0),
+        under_oom: get("under_oom").map(|v| v != 0),
+        oom: get("oom"),
+    })
+}
+
+/// The kernel's oom_kill counter of a memory cgroup (one file read: every
+/// delete asks it).
+pub fn read_oom_kill(dir: &Path, v2: bool) -> Result<u64> {
+    Ok(read_flags(dir, v2)?.oom_kill)
 }

@@ -31,7 +31,7 @@ pub struct OomAccount {
 /// kill (every task at oom_score_adj -1000). Its tasks wait (v1) or retry
 /// their faults (v2) until memory is freed, the limit raised, or they are
 /// killed from outside.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FrozenAtLimit {
     /// Under OOM at this moment (v1 `under_oom` 1). v2 has no such flag:
     /// false there, where the counters only say that it happened.

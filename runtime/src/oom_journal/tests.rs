@@ -32,6 +32,7 @@ fn state(id: &str, created: &str) -> ContainerState {
             dirs: Vec::new(),
             created: Vec::new(),
         },
+        starter: None,
     }
 }
 
@@ -43,6 +44,7 @@ fn account(kills: u64) -> OomAccount {
         oom_cgroup: Some("/t/c".into()),
         limit_hit_by_ancestor: false,
         counters: None,
+        frozen_at_limit: None,
         kills: (0..kills)
             .map(|i| OomKill {
                 pid: 4242 + i as i32,
