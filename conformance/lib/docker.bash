@@ -183,11 +183,12 @@ docker_shim_socket() {
 }
 
 # docker_state_dirs: per-container state dirs that must be empty when no
-# container exists: the runtimes' --root (docker: exec-root/runtime-<name>)
-# and containerd's task bundles.
+# container exists: the runtimes' --root (docker 20.10: exec-root/
+# runtime-runc/moby for every runtime, rcrun's and runc's alike; docker >= 23:
+# exec-root/runtime-<name>/moby) and containerd's task bundles.
 docker_state_dirs() {
 	local d=$DOCKER_DIR
-	echo "$d/exec/runtime-rcrun/moby $d/exec/runtime-rcrun-ref/moby $d/ctd-state/io.containerd.runtime.v2.task/moby $d/exec/containerd"
+	echo "$(docker_rcrun_root) $d/exec/runtime-rcrun/moby $d/exec/runtime-rcrun-ref/moby $d/ctd-state/io.containerd.runtime.v2.task/moby $d/exec/containerd"
 }
 
 # assert_gone_oom_account ID: `run rcrun oom-report ID` ($output, $lines)

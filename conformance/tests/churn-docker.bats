@@ -68,7 +68,7 @@ fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | grep -c ''
 dchurn_snapshot() {
 	echo "containers $(dk ps -aq | grep -c '')"
 	echo "cgroup_dirs $(find "${CG_HIERS[@]}" -mindepth 1 -type d -path "*$DOCKER_CGP/*" 2>/dev/null | grep -c '')"
-	echo "runtime_state $(find "$DOCKER_DIR/exec/runtime-rcrun/moby" -mindepth 1 -maxdepth 1 2>/dev/null | grep -c '')"
+	echo "runtime_state $(find "$(docker_rcrun_root)" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | grep -c '')"
 	echo "task_bundles $(find "$DOCKER_DIR/ctd-state/io.containerd.runtime.v2.task/moby" -mindepth 1 -maxdepth 1 2>/dev/null | grep -c '')"
 	echo "mounts_of_dockerd $(grep -c '' "/proc/$(<"$DOCKER_DIR/dockerd.pid")/mountinfo")"
 	echo "mounts $(grep -c '' /proc/self/mountinfo)"
