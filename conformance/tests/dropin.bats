@@ -187,6 +187,28 @@ live() {
 	done
 }
 
+@test "exec into a created container works, as runc" {
+	local which id
+	for which in rt ref; do
+		id=$(ctr_id "ec-$which")
+		make_bundle "$BATS_TEST_TMPDIR/$id" >/dev/null
+		ctr_create "$which" "$id" "$BATS_TEST_TMPDIR/$id"
+		[[ $RC -eq 0 ]] || { echo "$which create: $ERR"; return 1; }
+		rc_of "$which" exec "$id" echo hi
+		local rc=$RC out=$OUT err=$ERR
+		# Still created: the exec did not start the container.
+		local st st2
+		st=$(ctr_status "$which" "$id")
+		# ... and start still starts it.
+		rc_of "$which" start "$id"
+		st2=$(ctr_status "$which" "$id")
+		ctr_force_delete "$which" "$id"
+		[[ $rc -eq 0 && $out == hi ]] || { echo "$which exec into created: rc=$rc out=$out $err"; return 1; }
+		[[ $st == created ]] || { echo "$which: status after the exec: $st"; return 1; }
+		[[ $st2 == running ]] || { echo "$which: status after start: $st2"; return 1; }
+	done
+}
+
 @test "a device rule with access 'rwa' is normalised, as runc" {
 	local which id list
 	for which in rt ref; do

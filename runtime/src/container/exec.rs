@@ -15,12 +15,15 @@ use crate::launch::{Handoff, Target};
 use crate::state::{self, ContainerState, Root, Status};
 use crate::{lc_builder, lc_init};
 
-/// libcontainer's state file, which its exec path loads (lc_init).
+/// libcontainer's state file, which its exec path loads (lc_init). It
+/// says "running" for a created container too: libcontainer's exec wants
+/// that, and runc execs into a created container (its init waits inside
+/// the container's namespaces). Nothing else reads the file.
 fn ensure_libcontainer_state(root: &Root, st: &ContainerState) -> Result<()> {
     lc_init::ensure_state(
         &st.id,
         st.pid,
-        st.status() != Status::Created,
+        true,
         &root.container_dir(&st.id),
         &root.libcontainer_root(&st.id).join(&st.id),
     )
