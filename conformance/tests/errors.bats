@@ -178,7 +178,7 @@ create_fails() {
 	else
 		# hybrid: memory is a v1 controller; memory.* files are not in cgroup2
 		bad_bundle e12 '.linux.resources.unified = {"memory.high": "100M"}'
-		create_fails 'linux\.resources\.unified\["memory\.high"\]: memory\.high does not exist in [^ ]+: the memory controller is not enabled there or the file is unknown to this kernel' 1
+		create_fails 'linux\.resources\.unified\["memory\.high"\]: invalid configuration: memory is a cgroup v1 controller on this host; unified takes files of the cgroup2 hierarchy only' 1
 	fi
 }
 

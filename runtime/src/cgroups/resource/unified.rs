@@ -32,8 +32,24 @@ impl Resource for Unified {
     }
 
     fn check_host(&self, p: &dyn Placement, r: &LinuxResources) -> Result<(), CgroupError> {
-        if r.unified().as_ref().is_some_and(|u| !u.is_empty()) && p.layout() == Layout::V1 {
+        let Some(u) = r.unified().as_ref().filter(|u| !u.is_empty()) else {
+            return Ok(());
+        };
+        if p.layout() == Layout::V1 {
             return Err(no_v2());
+        }
+        // Hybrid: a file of a controller mounted as v1 has no cgroup2 file
+        // to go to. runc says "invalid configuration" (callers match it).
+        let mut keys: Vec<&String> = u.keys().collect();
+        keys.sort();
+        for k in keys {
+            let ctrl = k.split('.').next().unwrap_or_default();
+            if p.layout() == Layout::Hybrid && p.has(ctrl) && !p.on_v2(ctrl) {
+                return Err(CgroupError::unsupported(
+                    format!("{R}.unified[{k:?}]"),
+                    format!("invalid configuration: {ctrl} is a cgroup v1 controller on this host; unified takes files of the cgroup2 hierarchy only"),
+                ));
+            }
         }
         Ok(())
     }
