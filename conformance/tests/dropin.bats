@@ -299,3 +299,28 @@ live() {
 	[[ $RC -ne 0 ]] || { echo "rbogus accepted"; return 1; }
 	assert_one_line_error "$ERR" 'linux\.rootfsPropagation: .*rbogus.* is not a propagation'
 }
+
+@test "create into an existing frozen cgroup is refused at once, as runc (no init stuck in D state)" {
+	local which id d rc err
+	for which in rt ref; do
+		id=$(ctr_id "fz-$which")
+		if [[ $(cg_ctrl_version freezer) == 1 ]]; then
+			d=$(cg_dir freezer "$CG_PARENT/$id")
+			mkdir "$d" && echo FROZEN >"$d/freezer.state"
+		else
+			d=$(cg_dir unified "$CG_PARENT/$id")
+			mkdir "$d" && echo 1 >"$d/cgroup.freeze"
+		fi
+		make_bundle "$BATS_TEST_TMPDIR/$id" >/dev/null
+		RCRUN_TEST_CMD_TIMEOUT=20 rc_of "$which" create --bundle "$BATS_TEST_TMPDIR/$id" "$id"
+		rc=$RC err=$ERR
+		ctr_force_delete "$which" "$id"
+		[[ -e $d/freezer.state ]] && echo THAWED >"$d/freezer.state"
+		[[ -e $d/cgroup.freeze ]] && echo 0 >"$d/cgroup.freeze"
+		local m
+		for m in "${CG_HIERS[@]}"; do rmdir "$m$CG_PARENT/$id" 2>/dev/null || true; done
+		note "$which: rc=$rc $(tail -n1 <<<"$err")"
+		[[ $rc -ne 0 && $rc -ne 124 && $rc -ne 137 ]] || { echo "$which: create into a frozen cgroup: rc=$rc"; return 1; }
+		[[ $which == ref ]] || assert_one_line_error "$err" 'linux\.cgroupsPath: .* is unexpectedly frozen'
+	done
+}

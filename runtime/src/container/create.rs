@@ -159,6 +159,21 @@ fn refuse_busy_cgroup(set: &CgroupSet) -> Result<()> {
             .into());
         }
     }
+    // An existing frozen cgroup: the init would hang in it (D state) on
+    // its first fault. runc refuses it too ("unexpectedly frozen").
+    if set.is_frozen().unwrap_or(false) {
+        let dir = set
+            .v1_dir("freezer")
+            .or_else(|| set.unified_dir())
+            .map(|d| d.path.display().to_string())
+            .unwrap_or_default();
+        return Err(SpecError::new(
+            "linux.cgroupsPath",
+            dir,
+            "is unexpectedly frozen: the container's cgroup exists and is frozen (thaw it, or use another path)",
+        )
+        .into());
+    }
     Ok(())
 }
 
