@@ -209,20 +209,22 @@ live() {
 	done
 }
 
-@test "a device rule with access 'rwa' is normalised, as runc" {
-	local which id list
-	for which in rt ref; do
-		id=$(ctr_id "dv-$which")
-		# /dev/fuse (c 10:229): not among the devices every container gets.
-		make_bundle "$BATS_TEST_TMPDIR/$id" '.linux.resources.devices = [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwa"}]' >/dev/null
-		ctr_run_d "$which" "$id" "$BATS_TEST_TMPDIR/$id" || return 1
-		list=""
-		[[ $(cg_ctrl_version devices) != 1 ]] || list=$(cat "$(cg_dir devices "$CG_PARENT/$id")/devices.list")
-		ctr_force_delete "$which" "$id"
-		if [[ -n $list ]]; then
-			note "$which devices.list: $(grep '^c 10:229' <<<"$list")"
-			grep -qx 'c 10:229 rw' <<<"$list" || { echo "$which: no 'c 10:229 rw' in devices.list: $list"; return 1; }
-		fi
+@test "device rules with access 'rwa' and 'rwx' are normalised to 'rw', as runc" {
+	local which id list acc
+	for acc in rwa rwx; do
+		for which in rt ref; do
+			id=$(ctr_id "dv-$acc-$which")
+			# /dev/fuse (c 10:229): not among the devices every container gets.
+			make_bundle "$BATS_TEST_TMPDIR/$id" '.linux.resources.devices = [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "'"$acc"'"}]' >/dev/null
+			ctr_run_d "$which" "$id" "$BATS_TEST_TMPDIR/$id" || return 1
+			list=""
+			[[ $(cg_ctrl_version devices) != 1 ]] || list=$(cat "$(cg_dir devices "$CG_PARENT/$id")/devices.list")
+			ctr_force_delete "$which" "$id"
+			if [[ -n $list ]]; then
+				note "$which $acc devices.list: $(grep '^c 10:229' <<<"$list")"
+				grep -qx 'c 10:229 rw' <<<"$list" || { echo "$which $acc: no 'c 10:229 rw' in devices.list: $list"; return 1; }
+			fi
+		done
 	done
 }
 

@@ -403,8 +403,3 @@ mem_usage() {
 		assert_eq "$(lbl ref) devices.list" "${D_LIST[ref]}" "${D_LIST[rt]}"
 	fi
 }
-
-@test "resources.devices with access \"rwx\": one line naming the field (runc drops the x)" {
-	EDGE_REF=any expect_error devx '.linux.resources.devices += [{"allow": true, "type": "c", "major": 250, "minor": 250, "access": "rwx"}]' \
-		'linux\.resources\.devices' 'rwx|access: x'
-}

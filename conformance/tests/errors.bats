@@ -189,6 +189,11 @@ create_fails() {
 	nothing_left "$ID"
 }
 
+@test "E14 cgroupsPath climbing out with '..'" {
+	bad_bundle e14 '.linux.cgroupsPath = "/../../etc/" + $id'
+	create_fails 'linux\.cgroupsPath: "/\.\./\.\./etc/'"$ID"'" is invalid \("\.\." is not allowed: the cgroup must stay inside the hierarchy\)' 1
+}
+
 @test "E15 typo'd container id" {
 	bad_bundle e15 .
 	ctr_create rt "$ID" "$B"

@@ -156,6 +156,20 @@ pub fn whose_limit(a: &OomAccount, k: &OomKill) -> String {
     }
 }
 
+/// When the kernel rate-limited the cgroup part of its report (a burst of
+/// OOMs within 5 s): the cgroup's own peak (v1 max_usage_in_bytes) against
+/// its limit says the same thing.
+fn peak_from_counters(a: &OomAccount) -> Option<String> {
+    let c = a.counters.as_ref()?;
+    let (peak, limit) = (c.max_usage?, c.limit?);
+    Some(format!(
+        "  cgroup memory: peak usage {} of limit {}, failcnt {} (the cgroup's counters: the kernel rate-limited this part of its report)\n",
+        mib(peak / 1024),
+        mib(limit / 1024),
+        c.failcnt.unwrap_or(0)
+    ))
+}
+
 /// The account as text for a person (`rcrun oom-report`'s default format).
 pub fn to_text(id: &str, init_pid: i32, a: &OomAccount) -> String {
     to_text_as_of(id, init_pid, a, "now")
@@ -196,6 +210,8 @@ pub fn to_text_as_of(id: &str, init_pid: i32, a: &OomAccount, when: &str) -> Str
                 mib(l),
                 k.failcnt.unwrap_or(0)
             ));
+        } else if let Some(line) = peak_from_counters(a) {
+            s.push_str(&line);
         }
         s.push_str(&format!(
             "  victim memory: anon-rss {}, file-rss {}, shmem-rss {}, total-vm {}, oom_score_adj {}\n",
