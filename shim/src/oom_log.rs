@@ -9,9 +9,11 @@
 //! its state and counters, is read before returning to the event loop:
 //! containerd's Delete, which removes both, can only run after that.
 
-use rcrun::oom_account;
+use std::path::Path;
+
+use rcrun::oom_account::{self, OomAccount};
 use rcrun::oom_journal::{self, Writer};
-use rcrun::state::Root;
+use rcrun::state::{ContainerState, Root};
 
 pub fn explain(root: &Root, id: &str) {
     let st = match root.load(id) {
@@ -25,9 +27,21 @@ pub fn explain(root: &Root, id: &str) {
     let root = root.path.clone();
     tokio::task::spawn_blocking(move || {
         let account = oom_account::account_with(&st, counters);
-        for line in oom_account::render_log_lines(&st.id, st.pid, &account) {
-            tracing::warn!(id = %st.id, "{line}");
-        }
-        oom_journal::record_seen(&root, &st, &account, Writer::Shim);
+        log_and_keep(&root, &st, &account);
     });
+}
+
+/// An account already made (at an init's exit, for its termination
+/// message): logged and journaled off the event loop, without a second
+/// read of the kernel log.
+pub fn explain_made(root: &Root, st: ContainerState, account: OomAccount) {
+    let root = root.path.clone();
+    tokio::task::spawn_blocking(move || log_and_keep(&root, &st, &account));
+}
+
+fn log_and_keep(root: &Path, st: &ContainerState, account: &OomAccount) {
+    for line in oom_account::render_log_lines(&st.id, st.pid, account) {
+        tracing::warn!(id = %st.id, "{line}");
+    }
+    oom_journal::record_seen(root, st, account, Writer::Shim);
 }

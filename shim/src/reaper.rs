@@ -92,9 +92,11 @@ impl Service {
                 let _ = rcrun::container::signal_all(&c.cgroups, Signal::SIGKILL);
                 // The kubelet reads the termination message when it sees the
                 // exit: an OOM account must be in the file before it.
-                if code == 128 + libc::SIGKILL as u32 {
-                    crate::termination::on_init_killed(c);
-                }
+                let made = if code == 128 + libc::SIGKILL as u32 {
+                    crate::termination::on_init_killed(c)
+                } else {
+                    None
+                };
                 let e = c.init.set_exit(code);
                 tracing::info!(id = %c.id, pid, status = code, "init exited");
                 self.publisher.publish(&TaskExit {
@@ -106,7 +108,10 @@ impl Service {
                     ..Default::default()
                 });
                 if oom_killed {
-                    crate::oom_log::explain(&c.root, &c.id);
+                    match made {
+                        Some((st, account)) => crate::oom_log::explain_made(&c.root, st, account),
+                        None => crate::oom_log::explain(&c.root, &c.id),
+                    }
                 }
                 return;
             }
