@@ -90,7 +90,7 @@ containerd_start() {
 	fi
 	ln -sf "$SHIM_BIN" "$d/bin/containerd-shim-rcrun-v2"
 	containerd_base_toml "$d" 'disabled_plugins = ["io.containerd.grpc.v1.cri"]' >"$d/containerd.toml"
-	PATH="$d/bin:$PATH" "$CTD_BIN" --config "$d/containerd.toml" </dev/null >>"$d/containerd.log" 2>&1 3>&- &
+	PATH="$d/bin:$(dirname "$CTD_BIN"):$PATH" "$CTD_BIN" --config "$d/containerd.toml" </dev/null >>"$d/containerd.log" 2>&1 3>&- &
 	echo $! >"$d/containerd.pid"
 	for ((i = 0; i < 100; i++)); do
 		if [[ -S $d/containerd.sock ]] && cctr version >/dev/null 2>&1; then

@@ -63,75 +63,12 @@ setup() {
 	if [[ -f $BATS_FILE_TMPDIR/skip ]]; then
 		skip "docker 26 not available: $(cat "$BATS_FILE_TMPDIR/skip")"
 	fi
-	cp "$DOCKER_DIR/cids" "$BATS_TEST_TMPDIR/.cids-before"
-	suite_setup
+	debx_docker_test_setup
 }
 
 teardown() {
 	[[ -f $BATS_FILE_TMPDIR/skip ]] && return 0
-	local rc=0 left cid
-	left=$(dk ps -aq 2>/dev/null)
-	if [[ -n $left ]]; then
-		echo "containers left behind: $left"
-		for cid in $left; do dk rm -f "$cid" >/dev/null 2>&1; done
-		[[ -n ${BATS_TEST_COMPLETED:-} ]] && rc=1
-	fi
-	while read -r cid; do
-		[[ -n $cid ]] || continue
-		if [[ -e $(docker_shim_socket "$cid") ]]; then
-			echo "shim socket of $cid left: $(docker_shim_socket "$cid")"
-			rm -f "$(docker_shim_socket "$cid")"
-			[[ -n ${BATS_TEST_COMPLETED:-} ]] && rc=1
-		fi
-	done < <(comm -13 <(sort "$BATS_TEST_TMPDIR/.cids-before" 2>/dev/null) <(sort "$DOCKER_DIR/cids"))
-	suite_teardown || rc=1
-	return $rc
-}
-
-# dkt: the docker CLI with a timeout (a hanging shim must fail the test).
-dkt() { timeout 120 "$DOCKER_CLI" -H "unix://$DOCKER_DIR/docker.sock" "$@"; }
-
-# drun ARGS...: `docker run --network none` with a cidfile; sets RC, OUT,
-# ERR, CID.
-drun() {
-	local cidf
-	cidf=$(mktemp -u "$BATS_TEST_TMPDIR/cid.XXXXXX")
-	RC=0
-	dkt run --network none --cidfile "$cidf" "$@" </dev/null >"$BATS_TEST_TMPDIR/.drun.out" 2>"$BATS_TEST_TMPDIR/.drun.err" 3>&- || RC=$?
-	OUT=$(cat "$BATS_TEST_TMPDIR/.drun.out")
-	ERR=$(cat "$BATS_TEST_TMPDIR/.drun.err")
-	CID=$(cat "$cidf" 2>/dev/null)
-	[[ -n $CID ]] && docker_record_cid "$CID"
-	return 0
-}
-
-# rcrun_shims: pids of rcrun shims serving our containerd.
-rcrun_shims() {
-	pgrep -f "^[^ ]*containerd-shim-rcrun-v2 .*-address $DOCKER_DIR/containerd.sock( |\$)" || true
-}
-
-# nothing_left CID: no shim process, shim socket, cgroup, mount or state of
-# the (removed) container CID.
-nothing_left() {
-	local cid=$1 i m p rc=0
-	for ((i = 0; i < 50; i++)); do
-		[[ -z $(rcrun_shims) ]] && break
-		sleep 0.1
-	done
-	p=$(rcrun_shims)
-	[[ -z $p ]] || { echo "shim process(es) left: $p"; rc=1; }
-	[[ ! -e $(docker_shim_socket "$cid") ]] || { echo "shim socket left: $(docker_shim_socket "$cid")"; rc=1; }
-	for m in "${CG_HIERS[@]}"; do
-		[[ ! -d $m$DOCKER26_CGP/$cid ]] || { echo "cgroup left: $m$DOCKER26_CGP/$cid"; rc=1; }
-	done
-	if grep -F "$cid" /proc/self/mountinfo; then
-		echo "mount(s) of $cid left (above)"
-		rc=1
-	fi
-	for p in "/run/containerd/rcrun/moby/$cid" "$DOCKER_DIR/ctd-state/io.containerd.runtime.v2.task/moby/$cid"; do
-		[[ ! -e $p ]] || { echo "state left: $p"; rc=1; }
-	done
-	return $rc
+	debx_docker_test_teardown
 }
 
 @test "docker 26: dockerd 26 + containerd 1.7 from trixie, rcrun registered with runtimeType io.containerd.rcrun.v2" {

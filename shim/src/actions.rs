@@ -4,7 +4,8 @@
 //! `start`: works out the socket address (one shim per container, or per
 //! pod: `io.kubernetes.cri.sandbox-id`), binds it, spawns the serving shim
 //! with the listener as fd 3, waits until it serves (it closes its stdout),
-//! and prints the address: containerd's start handshake (task API v2).
+//! and prints the address: containerd's start handshake (task API v2, or the
+//! v3 bootstrap JSON for containerd >= 2: bootstrap.rs).
 //! `delete`: cleanup after a shim died: force-deletes the container, unmounts
 //! the rootfs and reports SIGKILL's 137.
 
@@ -73,8 +74,16 @@ fn bind(path: &str) -> std::io::Result<UnixListener> {
     UnixListener::bind(path)
 }
 
-/// The `start` action: returns the address to print.
+/// The `start` action: returns what to print, the address (task API v2) or
+/// the bootstrap JSON (v3, containerd >= 2; see bootstrap.rs).
 pub fn start(flags: &Flags) -> Result<String> {
+    let address = start_shim(flags)?;
+    let version = crate::bootstrap::task_api_version(&flags.publish_binary);
+    Ok(crate::bootstrap::start_answer(&address, version))
+}
+
+/// Starts (or finds) the serving shim; returns its address.
+fn start_shim(flags: &Flags) -> Result<String> {
     let group = grouping(&flags.id);
     let address = containerd_shim::socket_address(&flags.address, &flags.namespace, &group);
     let path = socket_path(&address).to_string();

@@ -1,5 +1,5 @@
 //! containerd-shim-rcrun-v2: containerd's runtime v2 shim for rcrun
-//! (`--runtime io.containerd.rcrun.v2`), task API v2 over ttrpc, using the
+//! (`--runtime io.containerd.rcrun.v2`), task API v2 and v3 over ttrpc, using the
 //! rcrun library in-process (no runtime binary per call).
 //!
 //! # One thread, on purpose
@@ -24,6 +24,7 @@
 //! container (or pod) — containerd runs one shim per container/pod.
 
 mod actions;
+mod bootstrap;
 mod container;
 mod create;
 mod error;
@@ -46,7 +47,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use containerd_shim::Flags;
-use containerd_shim_protos::shim_async::create_task;
 use containerd_shim_protos::ttrpc::r#async::transport::Listener;
 use containerd_shim_protos::ttrpc::r#async::Server;
 use tokio::signal::unix::{signal, SignalKind};
@@ -174,7 +174,7 @@ async fn run(flags: &Flags) -> Result<()> {
     let listener = Listener::try_from(l).map_err(|e| Error::io("ttrpc listener", e))?;
     let mut server = Server::new()
         .add_listener(listener)
-        .register_service(create_task(svc.clone()));
+        .register_service(bootstrap::task_services(svc.clone()));
     server
         .start()
         .await
