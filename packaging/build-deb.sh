@@ -53,10 +53,10 @@ maintainer=${maintainer:-rcrun maintainers <root@localhost>}
 
 # Documentation and examples (snippets rewritten for /usr/bin).
 doc=$root/usr/share/doc/rcrun
-mkdir -p "$doc/examples/docker" "$doc/examples/containerd" "$doc/examples/k8s"
+mkdir -p "$doc/examples/docker" "$doc/examples/containerd" "$doc/examples/k8s" "$doc/examples/podman"
 install -m 0644 README.md "$doc/README.md"
 [[ -f docs/errors.md ]] && install -m 0644 docs/errors.md "$doc/errors.md"
-for f in packaging/docker/*.json packaging/containerd/*.toml packaging/k8s/*.yaml; do
+for f in packaging/docker/*.json packaging/containerd/*.toml packaging/k8s/*.yaml packaging/podman/*.conf; do
 	[[ -f $f ]] || continue
 	sed 's|/usr/local/bin/|/usr/bin/|g' "$f" >"$doc/examples/${f#packaging/}"
 	chmod 0644 "$doc/examples/${f#packaging/}"
