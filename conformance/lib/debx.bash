@@ -183,6 +183,41 @@ EOF
 	return 0
 }
 
+# ---- setup_file / teardown_file parts of a bats file on a private docker
+
+# debx_docker_file_start ROOT DIR CGROUP_PARENT RUNTIMES_JSON: the shim
+# binary, debx_docker_start, the busybox image, the cgroup parent created up
+# front (docker makes it lazily: it would count as a per-test leak; docker_stop
+# removes it) and the state dirs the leak check watches. Prints the daemon
+# logs and fails when anything does not come up.
+debx_docker_file_start() {
+	local root=$1 dir=$2 cgp=$3 runtimes=$4
+	if ! SHIM_BIN=$(shim_binary); then
+		echo "containerd-shim-rcrun-v2 not built (cargo build --release -p containerd-shim-rcrun-v2)" >&2
+		return 1
+	fi
+	export SHIM_BIN
+	if ! debx_docker_start "$root" "$dir" "$cgp" "$runtimes" >"$BATS_FILE_TMPDIR/start.log" 2>&1 ||
+		! docker_import_busybox >>"$BATS_FILE_TMPDIR/start.log" 2>&1; then
+		cat "$BATS_FILE_TMPDIR/start.log" >&2
+		echo "private dockerd from $root failed to start (log above)" >&2
+		return 1
+	fi
+	CG_PARENT=$cgp test_parent_cgroup_create || return 1
+	LEAK_EXTRA_STATE_DIRS="$DOCKER_DIR/ctd-state/io.containerd.runtime.v2.task/moby /run/containerd/rcrun/moby $DOCKER_DIR/exec/containerd"
+	export DOCKER_DIR DOCKER_CLI LEAK_EXTRA_STATE_DIRS
+}
+
+# debx_docker_file_stop DIR: teardown_file's part.
+debx_docker_file_stop() {
+	local rc=0
+	if [[ -d $1 ]]; then
+		docker_stop "$1" || rc=1
+	fi
+	LEAK_EXTRA_STATE_DIRS=""
+	return $rc
+}
+
 # ---- per-test helpers of a bats file on a private docker (DOCKER_DIR)
 
 # debx_docker_test_setup / debx_docker_test_teardown: setup()/teardown()

@@ -10,7 +10,8 @@
 #
 #   sid_fetch || skip "$SID_UNAVAILABLE_WHY"
 #   "$SID_ROOT"/usr/bin/{containerd,ctr,containerd-shim-runc-v2,docker}, usr/sbin/dockerd
-#   docker28_start DIR CGROUP_PARENT RUNTIMES_JSON   private containerd 2.1 + dockerd 28
+#   debx_docker_start "$SID_ROOT" DIR CGROUP_PARENT RUNTIMES_JSON
+#                         private containerd 2.1 + dockerd 28 (lib/debx.bash)
 #   podman_setup DIR      private podman: PODMAN (wrapper), conf, root, runroot
 #   pm ARGS...            podman bound to it
 #
@@ -70,10 +71,6 @@ _sid_unpacked() {
 	[[ -s $SID_DIR/unpacked && -x $SID_ROOT/usr/sbin/dockerd && -x $SID_ROOT/usr/bin/podman &&
 		-x $SID_LIBS/ld-linux-x86-64.so.2 ]]
 }
-
-# docker28_start DIR CGROUP_PARENT RUNTIMES_JSON: private containerd 2.1 +
-# dockerd 28 (debx_docker_start).
-docker28_start() { debx_docker_start "$SID_ROOT" "$@"; }
 
 # podman_setup DIR: a private podman living in DIR: containers.conf
 # (cgroupfs, no network, file events, conmon and netavark from sid,

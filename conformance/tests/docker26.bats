@@ -31,30 +31,13 @@ setup_file() {
 		echo "Debian trixie's docker.io: $TRIXIE_UNAVAILABLE_WHY" >"$BATS_FILE_TMPDIR/skip"
 		return 0
 	fi
-	if ! SHIM_BIN=$(shim_binary); then
-		echo "containerd-shim-rcrun-v2 not built (cargo build --release -p containerd-shim-rcrun-v2)" >&2
-		return 1
-	fi
-	export SHIM_BIN
-	if ! docker26_start "$RCRUN_TEST_TMP/d26" "$DOCKER26_CGP" >"$BATS_FILE_TMPDIR/start.log" 2>&1 ||
-		! docker_import_busybox >>"$BATS_FILE_TMPDIR/start.log" 2>&1; then
-		cat "$BATS_FILE_TMPDIR/start.log" >&2
-		echo "private dockerd 26 failed to start (log above)" >&2
-		return 1
-	fi
-	# docker creates its cgroup parent lazily: create it now (docker_stop
-	# removes it) so that it is no per-test leak
-	CG_PARENT=$DOCKER26_CGP test_parent_cgroup_create
-	LEAK_EXTRA_STATE_DIRS="$DOCKER_DIR/ctd-state/io.containerd.runtime.v2.task/moby /run/containerd/rcrun/moby $DOCKER_DIR/exec/containerd"
-	export DOCKER_DIR DOCKER_CLI LEAK_EXTRA_STATE_DIRS
+	debx_docker_file_start "$TRIXIE_ROOT" "$RCRUN_TEST_TMP/d26" "$DOCKER26_CGP" \
+		'{"rcrun": {"runtimeType": "io.containerd.rcrun.v2"}}'
 }
 
 teardown_file() {
 	local rc=0
-	if [[ -d $RCRUN_TEST_TMP/d26 ]]; then
-		docker_stop "$RCRUN_TEST_TMP/d26" || rc=1
-	fi
-	LEAK_EXTRA_STATE_DIRS=""
+	debx_docker_file_stop "$RCRUN_TEST_TMP/d26" || rc=1
 	suite_teardown_file || rc=1
 	return $rc
 }

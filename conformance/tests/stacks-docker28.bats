@@ -25,32 +25,14 @@ setup_file() {
 		return 0
 	fi
 	sid_fetch || { stacks_unavailable "Debian unstable's docker.io 28: $SID_UNAVAILABLE_WHY"; return; }
-	if ! SHIM_BIN=$(shim_binary); then
-		echo "containerd-shim-rcrun-v2 not built (cargo build --release -p containerd-shim-rcrun-v2)" >&2
-		return 1
-	fi
-	export SHIM_BIN
 	local runtimes
 	runtimes=$(jq -nc --arg path "$RUNTIME" '{"rcrun": {"runtimeType": "io.containerd.rcrun.v2"}, "rcrun-path": {"path": $path}}')
-	if ! docker28_start "$RCRUN_TEST_TMP/d28" "$D28_CGP" "$runtimes" >"$BATS_FILE_TMPDIR/start.log" 2>&1 ||
-		! docker_import_busybox >>"$BATS_FILE_TMPDIR/start.log" 2>&1; then
-		cat "$BATS_FILE_TMPDIR/start.log" >&2
-		echo "private dockerd 28 failed to start (log above)" >&2
-		return 1
-	fi
-	# docker creates its cgroup parent lazily: create it now (docker_stop
-	# removes it) so that it is no per-test leak
-	CG_PARENT=$D28_CGP test_parent_cgroup_create
-	LEAK_EXTRA_STATE_DIRS="$DOCKER_DIR/ctd-state/io.containerd.runtime.v2.task/moby /run/containerd/rcrun/moby $DOCKER_DIR/exec/containerd"
-	export DOCKER_DIR DOCKER_CLI LEAK_EXTRA_STATE_DIRS
+	debx_docker_file_start "$SID_ROOT" "$RCRUN_TEST_TMP/d28" "$D28_CGP" "$runtimes"
 }
 
 teardown_file() {
 	local rc=0
-	if [[ -d $RCRUN_TEST_TMP/d28 ]]; then
-		docker_stop "$RCRUN_TEST_TMP/d28" || rc=1
-	fi
-	LEAK_EXTRA_STATE_DIRS=""
+	debx_docker_file_stop "$RCRUN_TEST_TMP/d28" || rc=1
 	suite_teardown_file || rc=1
 	return $rc
 }
