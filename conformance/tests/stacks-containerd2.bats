@@ -150,3 +150,38 @@ gone() {
 		gone "$id"
 	done
 }
+
+# The v2 answer (what containerd 1.6/1.7 get) still works with containerd
+# 2.1, through its v2 bridge: forced with RCRUN_SHIM_TASK_API=2 in
+# containerd's environment (containerd passes it on to the shim).
+@test "containerd 2.1: a shim forced to the v2 answer (RCRUN_SHIM_TASK_API=2): bootstrap.json version 2, run and OOM -> 137" {
+	local old new rc=0
+	old=$(containerd_pid)
+	containerd_kill_daemon
+	RCRUN_SHIM_TASK_API=2 containerd_start "$CTD_DIR" || rc=1
+	new=$(containerd_pid)
+	# the restarted daemon is no leak of this test
+	sed -i "s/^proc $old /proc $new /" "$LEAK_BEFORE"
+	[[ $rc -eq 0 ]]
+	containerd_record_id v2-forced
+	cctr run -d --null-io --runtime "$CTD_RUNTIME" "$CTD_IMAGE" v2-forced sleep 600
+	run -0 jq -c .version "$(bundle_of v2-forced)/bootstrap.json"
+	assert_eq "bootstrap.json version with RCRUN_SHIM_TASK_API=2" 2 "$output"
+	run cctr task exec --exec-id e1 v2-forced sh -c 'exit 5'
+	assert_eq "exec exit status through the v2 bridge" 5 "$status"
+	cctr task kill -s SIGKILL v2-forced
+	wait_stopped v2-forced
+	cctr task delete v2-forced >/dev/null
+	cctr container delete v2-forced
+	containerd_record_id v2-oom
+	run cctr run --rm --null-io --runtime "$CTD_RUNTIME" --memory-limit 134217728 "$CTD_IMAGE" v2-oom \
+		dd if=/dev/zero of=/dev/null bs=200M count=1
+	assert_eq "OOM exit status through the v2 bridge" 137 "$status"
+	gone v2-oom
+	# back to the plain daemon for what follows
+	old=$new
+	containerd_kill_daemon
+	containerd_start "$CTD_DIR"
+	new=$(containerd_pid)
+	sed -i "s/^proc $old /proc $new /" "$LEAK_BEFORE"
+}
