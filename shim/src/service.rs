@@ -1,6 +1,6 @@
 //! The shim's one service object: the containers it serves, the event
 //! publisher and the shutdown signal. Its parts live beside it:
-//! - `task.rs`: the containerd Task API (task API v2): decode each request,
+//! - `task.rs`: the containerd Task API (task API v2 and v3): decode each request,
 //!   call the operation, encode the response;
 //! - `create.rs`: Create (rootfs mounts, stdio, the library's create, the
 //!   OOM watch);

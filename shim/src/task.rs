@@ -1,5 +1,5 @@
-//! The containerd Task service (task API v2): each call decodes its
-//! request, calls one operation of the service or of a container, publishes
+//! The containerd Task service (task API v2, served as v3 too:
+//! bootstrap.rs): each call decodes its request, calls one operation of the service or of a container, publishes
 //! the event the transition calls for, and encodes the response. Errors
 //! become ttrpc codes by their variant (error.rs).
 
