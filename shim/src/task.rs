@@ -1,7 +1,8 @@
 //! The containerd Task service (task API v2, served as v3 too:
-//! bootstrap.rs): each call decodes its request, calls one operation of the service or of a container, publishes
-//! the event the transition calls for, and encodes the response. Errors
-//! become ttrpc codes by their variant (error.rs).
+//! bootstrap.rs): each call decodes its request, calls one operation of the
+//! service or of a container, publishes the event the transition calls for,
+//! and encodes the response. Errors become ttrpc codes by their variant
+//! (error.rs).
 
 use async_trait::async_trait;
 use containerd_shim_protos::api::{
