@@ -179,3 +179,19 @@ nothing_left() {
 	run -0 grep -E '(^| )create ' "$PODMAN_DIR/argv.rcrun"
 	[[ $output != *--log-format=json* ]] || { echo "$output"; false; }
 }
+
+# The snippet the README points podman users to, as shipped (the path
+# rewritten to the argv-logging wrapper), on top of a containers.conf
+# without the line: `--runtime rcrun` by name, with --log-format=json.
+@test "podman 5: packaging/podman/containers.conf as a drop-in: --runtime rcrun by name gets --log-format=json" {
+	sed '/^runtime_supports_json/d' "$PODMAN_DIR/containers.conf" >"$PODMAN_DIR/base.conf"
+	sed "s|/usr/local/bin/rcrun|$(rt_path rcrun)|" "$REPO/packaging/podman/containers.conf" >"$PODMAN_DIR/snippet.conf"
+	: >"$PODMAN_DIR/argv.rcrun"
+	run env CONTAINERS_CONF="$PODMAN_DIR/base.conf" CONTAINERS_CONF_OVERRIDE="$PODMAN_DIR/snippet.conf" \
+		CONTAINERS_STORAGE_CONF="$PODMAN_DIR/storage.conf" PODMAN_IGNORE_CGROUPSV1_WARNING=1 \
+		"$SID_DIR/bin/podman" --root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/run" --tmpdir "$PODMAN_DIR/tmp" \
+		run --rm --runtime rcrun --network none --cgroup-parent "$PM_CGP" --rootfs "$PODMAN_DIR/rootfs" echo by-name
+	assert_eq "podman run --runtime rcrun (by name)" "0 by-name" "$status $output"
+	run -0 grep -E '(^| )create ' "$PODMAN_DIR/argv.rcrun"
+	[[ $output == *"--log-format=json --log "*" create "* ]] || { echo "rcrun create argv: $output"; false; }
+}
