@@ -9,6 +9,7 @@ pub mod clone3;
 pub mod container;
 pub mod crashpoint;
 pub mod error;
+pub mod exec_cgroup;
 pub mod exec_process;
 pub mod fallback;
 pub mod fd_hygiene;
