@@ -8,6 +8,7 @@ pub mod cgroups;
 pub mod clone3;
 pub mod container;
 pub mod crashpoint;
+pub mod dev_readonly;
 pub mod error;
 pub mod exec_cgroup;
 pub mod exec_process;
