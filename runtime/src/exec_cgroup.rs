@@ -132,14 +132,14 @@ pub fn resolve(set: &CgroupSet, subs: &SubPaths) -> Result<Vec<PathBuf>> {
 
 /// Opens each directory's `cgroup.procs` for writing: a sub-cgroup that
 /// does not exist fails here, before anything starts.
-pub fn open_procs(dirs: &[PathBuf]) -> Result<Vec<OwnedFd>> {
+pub fn open_procs(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, OwnedFd)>> {
     dirs.iter()
         .map(|d| {
             let file = d.join("cgroup.procs");
             OpenOptions::new()
                 .write(true)
                 .open(&file)
-                .map(OwnedFd::from)
+                .map(|f| (d.clone(), OwnedFd::from(f)))
                 .map_err(|e| {
                     SpecError::new(
                         "--cgroup",
@@ -157,7 +157,7 @@ pub fn open_procs(dirs: &[PathBuf]) -> Result<Vec<OwnedFd>> {
 /// milestones, then runs `inner`.
 #[derive(Clone)]
 pub struct InSubCgroups<E: Executor + Clone + 'static> {
-    pub procs: Arc<Vec<OwnedFd>>,
+    pub procs: Arc<Vec<(PathBuf, OwnedFd)>>,
     pub inner: E,
 }
 
@@ -166,11 +166,15 @@ impl<E: Executor + Clone + 'static> Executor for InSubCgroups<E> {
         // runc's milestones for an exec'd process, from the process itself
         // (tooling looks for them).
         tracing::debug!("child process in init()");
-        for fd in self.procs.iter() {
+        for (dir, fd) in self.procs.iter() {
             // "0" is the writer itself. The fd is this process's copy,
             // CLOEXEC: the program never sees it.
             nix::unistd::write(fd, b"0").map_err(|e| {
-                ExecutorError::Other(format!("exec --cgroup: joining the sub-cgroup: {e}"))
+                ExecutorError::Other(format!(
+                    "exec --cgroup: joining {}: {}",
+                    dir.display(),
+                    e.desc()
+                ))
             })?;
         }
         tracing::debug!("setns_init: about to exec");
