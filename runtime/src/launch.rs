@@ -153,7 +153,10 @@ fn parent(init: &mut Init, p: &Params, pid: i32, placed: bool, go_wr: OwnedFd) -
         // reports why it died.
         let _ = fs::File::from(go_wr).write_all(b"g");
     }
-    init.wait_ready(pid)
+    init.wait_ready(pid)?;
+    // runc's init says this when it is set up (tooling looks for it).
+    tracing::debug!("init: closing the pipe to signal completion");
+    Ok(())
 }
 
 /// In the child: wait to be placed in the cgroups, then become the init.
@@ -185,5 +188,7 @@ fn child(
         .collect();
     fd_hygiene::close_inherited(inherited, p.target.handoff.preserve_fds, &keep);
     crate::log_control::mute_dependencies();
+    // runc's milestone, from the init itself as runc's.
+    tracing::debug!("child process in init()");
     exit_now(init.run())
 }

@@ -78,6 +78,10 @@ pub fn create(c: Common, state_dir: &Path, no_pivot: bool, move_back: bool) -> R
             })
             .map_err(|e| lc_error("create", e))
     })?;
+    // runc's milestones (its init logs them); libcontainer's init has no
+    // hook for them, so they are said once it is ready.
+    tracing::debug!("child process in init()");
+    tracing::debug!("init: closing the pipe to signal completion");
     Ok(container
         .pid()
         .ok_or_else(|| Error::Internal("create: libcontainer returned no init pid".into()))?
@@ -85,13 +89,9 @@ pub fn create(c: Common, state_dir: &Path, no_pivot: bool, move_back: bool) -> R
 }
 
 /// libcontainer's exec (tenant) of the process in `process_file`, run by
-/// `executor`, in `sub_cgroup` of the container if given. Returns its pid.
-pub fn exec(
-    c: Common,
-    process_file: &Path,
-    executor: impl Executor + 'static,
-    sub_cgroup: Option<String>,
-) -> Result<i32> {
+/// `executor`, in the container's cgroups (`exec --cgroup` is the
+/// executor's: exec_cgroup). Returns its pid.
+pub fn exec(c: Common, process_file: &Path, executor: impl Executor + 'static) -> Result<i32> {
     let (_, self_join) = libcontainer_cgroups(c.hierarchies, c.target.cgroups)?;
     let pid = with_cgroups_joined(&self_join, c.hierarchies, true, || {
         let b = ContainerBuilder::new(c.target.id.to_string(), SyscallType::Linux)
@@ -108,7 +108,6 @@ pub fn exec(
             .as_tenant()
             .with_detach(c.target.handoff.detach)
             .with_process(Some(process_file))
-            .with_sub_cgroup(sub_cgroup)
             .build()
             .map_err(|e| lc_error("exec", e))
     })?;

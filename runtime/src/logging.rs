@@ -45,11 +45,18 @@ struct RuncLayer {
     max_level: Level,
 }
 
-/// Collects the `message` field and appends the other fields as `k=v`.
+/// Collects the `message` field and the others as logrus fields (numbers
+/// stay numbers in json, as runc's `pid` and `status`).
 #[derive(Default)]
 struct MessageVisitor {
     message: String,
-    extra: String,
+    fields: Vec<(String, serde_json::Value)>,
+}
+
+impl MessageVisitor {
+    fn field(&mut self, field: &Field, value: serde_json::Value) {
+        self.fields.push((field.name().to_string(), value));
+    }
 }
 
 impl Visit for MessageVisitor {
@@ -57,15 +64,24 @@ impl Visit for MessageVisitor {
         if field.name() == "message" {
             let _ = write!(self.message, "{value:?}");
         } else {
-            let _ = write!(self.extra, " {}={:?}", field.name(), value);
+            // A path or string given as `?x` is Debug-quoted: kept once.
+            let shown = format!("{value:?}");
+            let value = serde_json::from_str::<String>(&shown).unwrap_or(shown);
+            self.field(field, value.into());
         }
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
             self.message.push_str(value);
         } else {
-            let _ = write!(self.extra, " {}={value}", field.name());
+            self.field(field, value.into());
         }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.field(field, value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.field(field, value.into());
     }
 }
 
@@ -83,16 +99,51 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Renders one log line (without the newline).
-pub fn render(format: Format, level: &str, msg: &str) -> String {
+/// A logrus text value: bare when it is a plain word, quoted otherwise.
+fn text_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s)
+            if !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._/@^+".contains(c)) =>
+        {
+            s.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// One log line (without the newline), `fields` as logrus puts them: after `msg` in text, keys
+/// of their own (all keys sorted) in json.
+fn render_with(
+    format: Format,
+    level: &str,
+    msg: &str,
+    fields: &[(String, serde_json::Value)],
+) -> String {
     match format {
-        Format::Json => serde_json::json!({"level": level, "msg": msg, "time": now()}).to_string(),
-        Format::Text => format!(
-            "time=\"{}\" level={} msg={}",
-            now(),
-            level,
-            serde_json::Value::String(msg.to_string())
-        ),
+        Format::Json => {
+            let mut m: std::collections::BTreeMap<&str, serde_json::Value> = fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect();
+            m.insert("level", level.into());
+            m.insert("msg", msg.into());
+            m.insert("time", now().into());
+            serde_json::to_string(&m).unwrap_or_default()
+        }
+        Format::Text => {
+            let mut line = format!(
+                "time=\"{}\" level={} msg={}",
+                now(),
+                level,
+                serde_json::Value::String(msg.to_string())
+            );
+            for (k, v) in fields {
+                let _ = write!(line, " {k}={}", text_value(v));
+            }
+            line
+        }
     }
 }
 
@@ -130,7 +181,7 @@ impl<S: Subscriber> Layer<S> for RuncLayer {
         }
         let mut v = MessageVisitor::default();
         event.record(&mut v);
-        let mut line = render(self.format, level_name(&level), &(v.message + &v.extra));
+        let mut line = render_with(self.format, level_name(&level), &v.message, &v.fields);
         line.push('\n');
         match &self.sink {
             Sink::Stderr => {

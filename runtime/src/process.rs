@@ -63,6 +63,7 @@ pub fn wait_forwarding_signals(pid: i32) -> Result<i32> {
                 Ok(status) => {
                     if status.pid() == Some(target) {
                         if let Some(code) = exit_code(status) {
+                            tracing::debug!(pid, status = code, "process exited");
                             return Ok(code);
                         }
                     }
@@ -79,6 +80,7 @@ pub fn wait_forwarding_signals(pid: i32) -> Result<i32> {
         match set.wait() {
             Ok(Signal::SIGCHLD) => {}
             Ok(sig) => {
+                tracing::debug!("sending signal to process {sig}");
                 let _ = kill(target, sig);
             }
             Err(Errno::EINTR) => {}

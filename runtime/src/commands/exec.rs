@@ -61,9 +61,10 @@ pub struct Args {
     /// Allow exec in a paused container
     #[arg(long)]
     pub ignore_paused: bool,
-    /// Run in this sub-cgroup of the container
-    #[arg(long)]
-    pub cgroup: Option<String>,
+    /// Run the process in an (existing) sub-cgroup(s) of the container.
+    /// Format is [<controller>[,<controller>]:]<path>
+    #[arg(long, num_args = 1)]
+    pub cgroup: Vec<String>,
     /// Container id (letters, digits, '_', '+', '-', '.')
     pub container_id: String,
     /// Command and arguments to run (or use --process)
@@ -195,7 +196,7 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
             detach: args.detach,
             pid_file: args.pid_file.clone(),
             preserve_fds: args.preserve_fds,
-            sub_cgroup: args.cgroup.clone(),
+            sub_cgroups: args.cgroup.clone(),
             stdio: Default::default(),
         })
         .inspect_err(|_| process::reap_children_for(std::time::Duration::from_millis(500)))?;

@@ -140,7 +140,7 @@ pub(super) fn create(root: &Root, id: &str, mut opts: CreateOptions) -> Result<C
 
 /// A cgroup that already holds processes belongs to someone else (another
 /// container given the same cgroupsPath): refused before anything is made,
-/// as runc does, since this container's delete (or a failed create's
+/// as runc >= 1.2 does (1.1 warns and goes on), since this container's delete (or a failed create's
 /// cleanup) would kill every process in it.
 fn refuse_busy_cgroup(set: &CgroupSet) -> Result<()> {
     for d in &set.dirs {
@@ -152,8 +152,10 @@ fn refuse_busy_cgroup(set: &CgroupSet) -> Result<()> {
             return Err(SpecError::new(
                 "linux.cgroupsPath",
                 d.path.display().to_string(),
+                // runc's words (tooling looks for them). runc 1.1 only
+                // warns; >= 1.2 refuses, as here.
                 format!(
-                    "is not empty: {n} process(es) already in it (another container's cgroup?)"
+                    ": container's cgroup is not empty: {n} process(es) found (another container's cgroup?)"
                 ),
             )
             .into());
@@ -275,6 +277,8 @@ fn create_in_dir(
     crashpoint::point("create:after-clone");
     st.pid = pid;
     st.pid_start_time = state::process_start_time(pid).unwrap_or(0);
+    // With st.pid set: a failure's cleanup kills the init.
+    crate::dev_readonly::apply(&bundle.spec, pid)?;
     root.save(st)?;
     crashpoint::point("create:after-state-write");
     Ok(())

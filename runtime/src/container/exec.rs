@@ -54,7 +54,8 @@ pub struct ExecOptions {
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: i32,
-    pub sub_cgroup: Option<String>,
+    /// `--cgroup` flags (exec_cgroup).
+    pub sub_cgroups: Vec<String>,
     pub stdio: Stdio,
 }
 
@@ -114,6 +115,15 @@ impl ExecTarget<'_> {
         // The container's filter, loaded last by our executor (libcontainer's
         // exec path drops linux.seccomp).
         let (process, executor) = crate::seccomp_late::prepare(&opts.process, seccomp.as_ref());
+        // Resolved and opened before anything starts: a missing sub-cgroup
+        // fails the exec here.
+        let subs = crate::exec_cgroup::parse(&opts.sub_cgroups)?;
+        let procs =
+            crate::exec_cgroup::open_procs(&crate::exec_cgroup::resolve(&st.cgroups, &subs)?)?;
+        let executor = crate::exec_cgroup::InSubCgroups {
+            procs: std::sync::Arc::new(procs),
+            inner: executor,
+        };
         ensure_libcontainer_state(root, st)?;
         // libcontainer's exec builder takes the process as a file only: one
         // in the container's state directory (root's, 0700), removed at once.
@@ -145,7 +155,6 @@ impl ExecTarget<'_> {
             },
             &file,
             executor,
-            opts.sub_cgroup.clone(),
         );
         let _ = fs::remove_file(&file);
         res.map_err(|e| exec_pids_full(st).unwrap_or(e))
