@@ -200,8 +200,8 @@ fn with_path_for_direct_exec(spec: &Spec) -> Option<Spec> {
 
 fn fail_hook(i: usize, h: &Hook, e: String) -> ExecutorError {
     ExecutorError::Other(format!(
-        "startContainer hook {i} ({}): {e}",
-        h.path().display()
+        "{}: {e}",
+        crate::hooks::hook_failed("startContainer", i, h)
     ))
 }
 
