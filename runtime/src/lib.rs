@@ -28,6 +28,7 @@ pub mod oom_journal;
 pub mod process;
 pub mod rootfs_path;
 pub mod sealed_exe;
+pub mod seccomp_enosys;
 pub mod seccomp_late;
 pub mod signal;
 pub mod spec;
