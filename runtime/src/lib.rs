@@ -30,6 +30,7 @@ pub mod rootfs_path;
 pub mod sealed_exe;
 pub mod seccomp_enosys;
 pub mod seccomp_late;
+pub mod seccomp_listener;
 pub mod signal;
 pub mod spec;
 pub mod spec_checks;
