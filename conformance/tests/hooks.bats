@@ -51,7 +51,7 @@ failing_hook() { echo '{"path": "/bin/false"}'; }
 	[ "$RC" -eq 0 ]
 	rc_of rt start "$id"
 	[ "$RC" -eq 0 ] || { echo "start failed: $ERR"; false; }
-	[[ $ERR == *"poststart hook 0 (/bin/false) failed"* ]] || { echo "no warning: $ERR"; false; }
+	[[ $ERR == *"error running hook #0 (poststart, /bin/false)"* ]] || { echo "no warning: $ERR"; false; }
 	[[ -s $BATS_TEST_TMPDIR/hook-poststart2.json ]] || { echo "the second poststart hook did not run"; false; }
 	assert_eq status running "$(ctr_status rt "$id")"
 	ctr_kill_delete rt "$id"
@@ -66,7 +66,7 @@ failing_hook() { echo '{"path": "/bin/false"}'; }
 	wait_status rt "$id" stopped
 	rc_of rt delete "$id"
 	[ "$RC" -eq 0 ] || { echo "delete failed: $ERR"; false; }
-	[[ $ERR == *"poststop hook 0 (/bin/false) failed"* ]] || { echo "no warning: $ERR"; false; }
+	[[ $ERR == *"error running hook #0 (poststop, /bin/false)"* ]] || { echo "no warning: $ERR"; false; }
 	[[ -s $BATS_TEST_TMPDIR/hook-poststop2.json ]] || { echo "the second poststop hook did not run"; false; }
 	nothing_left_of rt "$id"
 }

@@ -26,9 +26,8 @@ pub fn run_create_hooks(hooks: &Hooks, state: &State, pid: i32) -> Result<()> {
     for (phase, list) in phases {
         for (i, h) in list.iter().flatten().enumerate() {
             let one = vec![h.clone()];
-            libcontainer::hooks::run_hooks(Some(&one), Some(state), None, init_pid, None).map_err(
-                |e| Error::launch(format!("{phase} hook {i} ({})", h.path().display()), e),
-            )?;
+            libcontainer::hooks::run_hooks(Some(&one), Some(state), None, init_pid, None)
+                .map_err(|e| Error::launch(hook_failed(phase, i, h), e))?;
         }
     }
     Ok(())
@@ -77,12 +76,31 @@ fn run_warning(
         if let Err(e) =
             libcontainer::hooks::run_hooks(Some(&one), Some(&state), Some(&st.bundle), None, None)
         {
-            tracing::warn!(
-                "{phase} hook {i} ({}) failed: {}",
-                hook.path().display(),
-                describe_chain(&e)
-            );
+            tracing::warn!("{}: {}", hook_failed(phase, i, hook), describe_chain(&e));
         }
+    }
+}
+
+/// How a failed hook is named, in every phase: runc's words (`error
+/// running hook #0`, which callers match), then the phase and the path.
+pub fn hook_failed(phase: &str, i: usize, h: &Hook) -> String {
+    format!("error running hook #{i} ({phase}, {})", h.path().display())
+}
+
+/// A createContainer hook failed (in the init, which libcontainer runs
+/// them from): named as the other phases' failures, with the hook's
+/// index when there is only one.
+pub fn create_container_failed(spec: &Spec, chain: String) -> String {
+    let list = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().as_deref());
+    match list.unwrap_or_default() {
+        [h] => format!("{}: {chain}", hook_failed("createContainer", 0, h)),
+        l => format!(
+            "error running hook (createContainer, one of {}): {chain}",
+            l.len()
+        ),
     }
 }
 

@@ -14,6 +14,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
         field: None,
         source: Box::new(e),
     })?;
+    crate::seccomp_listener::check(spec)?;
     if let Some(profile) = spec
         .process()
         .as_ref()

@@ -26,6 +26,7 @@ use libcontainer::container::{Container, ContainerStatus};
 use libcontainer::notify_socket::{NotifyListener, NOTIFY_FILE};
 use libcontainer::process::args::{ContainerArgs, ContainerType};
 use libcontainer::process::channel::{self, InitReceiver, InitSender, MainReceiver, MainSender};
+use libcontainer::process::init::error::InitProcessError;
 use libcontainer::syscall::syscall::SyscallType;
 use nix::unistd::Pid;
 use oci_spec::runtime::{Hooks, Spec};
@@ -162,7 +163,13 @@ impl Init {
                 &mut sender,
                 &mut receiver,
             )
-            .map_err(|e| describe_chain(&e)),
+            .map_err(|e| match e {
+                // libcontainer runs them in the init (the other phases are ours).
+                InitProcessError::Hooks(_) => {
+                    crate::hooks::create_container_failed(&self.args.spec, describe_chain(&e))
+                }
+                e => describe_chain(&e),
+            }),
             Err(msg) => Err(msg),
         };
         match res {
@@ -302,6 +309,20 @@ fn init_prelude(args: &ContainerArgs) -> std::result::Result<(), String> {
     if let Some(adj) = process.oom_score_adj() {
         fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(|e| format!("oom_score_adj {adj}: {e}"))?;
+    }
+    // The runtime-spec (and runc) run createContainer hooks in the
+    // container's rootfs; libcontainer runs them in the init's cwd. The
+    // rootfs' own files are the same through this directory (libcontainer
+    // bind-mounts the rootfs onto itself; the container's mounts inside it,
+    // /proc and /dev, are not seen from here).
+    let create_hooks = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().as_ref())
+        .is_some_and(|l| !l.is_empty());
+    if create_hooks {
+        nix::unistd::chdir(&args.rootfs)
+            .map_err(|e| format!("root.path {:?}: chdir: {e}", args.rootfs))?;
     }
     let syscall = args.syscall.create_syscall();
     for rl in process.rlimits().iter().flatten() {

@@ -14,7 +14,8 @@
 //! execve cannot keep it), and [`LateSeccomp::exec`] takes it away again
 //! right after the filter is loaded, checks that it is gone, and only then
 //! executes the program. Any failure ends the process before the program
-//! runs.
+//! runs. Right after the profile, seccomp_enosys' stub (ENOSYS for
+//! syscalls newer than the profile, as runc).
 
 use caps::{CapSet, Capability};
 use libcontainer::container::State;
@@ -155,8 +156,17 @@ impl LateSeccomp {
             }
         }
         if let Some(seccomp) = &self.seccomp {
+            // Made before the profile is loaded (it allocates).
+            let stub = crate::seccomp_enosys::stub_for(seccomp);
             libcontainer::seccomp::initialize_seccomp(seccomp)
                 .map_err(|e| fail("loading the container's filter", e))?;
+            if let Some(stub) = stub {
+                // Only ever stricter than the profile: if the profile
+                // refuses seccomp(2), its own errno simply stays.
+                if let Err(e) = crate::seccomp_enosys::load(&stub) {
+                    tracing::debug!("seccomp: the -ENOSYS stub was not loaded: {e}");
+                }
+            }
         }
         // Dropping from permitted takes it from effective too.
         let mut sets = Vec::new();
@@ -200,8 +210,8 @@ fn with_path_for_direct_exec(spec: &Spec) -> Option<Spec> {
 
 fn fail_hook(i: usize, h: &Hook, e: String) -> ExecutorError {
     ExecutorError::Other(format!(
-        "startContainer hook {i} ({}): {e}",
-        h.path().display()
+        "{}: {e}",
+        crate::hooks::hook_failed("startContainer", i, h)
     ))
 }
 
