@@ -35,6 +35,7 @@ pub mod spec_checks;
 pub mod spec_validate;
 pub mod state;
 pub mod state_error;
+pub mod stdio_late;
 pub mod termination_message;
 #[cfg(test)]
 mod test_skip;

@@ -114,6 +114,9 @@ impl ExecTarget<'_> {
         // The container's filter, loaded last by our executor (libcontainer's
         // exec path drops linux.seccomp).
         let (process, executor) = crate::seccomp_late::prepare(&opts.process, seccomp.as_ref());
+        // The stdio's owner and the pty's size, finished before both.
+        let (process, stdio) = crate::stdio_late::prepare(&process);
+        let executor = stdio.around(Box::new(executor));
         ensure_libcontainer_state(root, st)?;
         // libcontainer's exec builder takes the process as a file only: one
         // in the container's state directory (root's, 0700), removed at once.
