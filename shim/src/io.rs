@@ -43,6 +43,11 @@ pub struct StdioPaths {
 pub struct ProcessIo {
     /// Copies (stdin, terminal). Aborted on delete.
     tasks: Vec<JoinHandle<()>>,
+    /// The terminal's output copy (pty master to the stdout fifo), which
+    /// ends by itself once the process and whatever it left holding the
+    /// pty are gone: delete waits for it (what the process printed last
+    /// may still be in the pty when its exit is reported).
+    output: Option<JoinHandle<()>>,
     /// Tells the stdin copy to drain what is buffered and close.
     stdin_close: Option<Arc<Notify>>,
     /// pty master (resize).
@@ -56,8 +61,13 @@ impl ProcessIo {
         }
     }
 
+    /// The terminal's output copy, for the caller to wait on.
+    pub fn take_output(&mut self) -> Option<JoinHandle<()>> {
+        self.output.take()
+    }
+
     pub fn abort(&mut self) {
-        for t in self.tasks.drain(..) {
+        for t in self.tasks.drain(..).chain(self.output.take()) {
             t.abort();
         }
         self.stdin_close = None;
@@ -155,8 +165,7 @@ impl Prepared {
                 let m = master
                     .try_clone()
                     .map_err(|e| Error::io("dup pty master", e))?;
-                io.tasks
-                    .push(tokio::spawn(copy_task(m, out, None, "pty stdout")));
+                io.output = Some(tokio::spawn(copy_task(m, out, None, "pty stdout")));
             }
             io.console = Some(master);
         }
