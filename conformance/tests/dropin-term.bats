@@ -146,3 +146,44 @@ tty_exec() {
 		[[ $TTY_OUT == 'uid=0(root) gid=0(root)'* ]] || { echo "$which: $TTY_OUT"; return 1; }
 	done
 }
+
+# in_tty CMD: CMD in a shell on a pty of its own (40 rows, 100 columns),
+# stdin from INPUT (default: nothing); prints what the pty showed, without
+# carriage returns or the NUL script may put first.
+in_tty() {
+	timeout 60 script -qec "stty rows 40 cols 100; $1" /dev/null < <(sleep 1; printf '%s' "${2:-}"; sleep 1) 3>&- |
+		tr -d '\r\000'
+}
+
+@test "foreground run with a terminal: a pty of rcrun's own, its terminal's size, exit status kept, as runc" {
+	command -v script >/dev/null || skip "script (util-linux) not installed"
+	local which id d out=()
+	for which in rt ref; do
+		id=$(ctr_id "fg-$which")
+		d=$BATS_TEST_TMPDIR/$id
+		make_bundle "$d" '.process.terminal = true | '"$(probe_args)"' | .process.args[2] += "; exit 3"' >/dev/null
+		out+=("$(in_tty "$(rtbin "$which") --root $(rtroot "$which") run --bundle $d $id; echo rc=\$?")")
+		ctr_force_delete "$which" "$id"
+		note "$which: $(tr '\n' '|' <<<"${out[-1]}")"
+		assert_on_pty "${out[-1]}" || { echo "$which"; return 1; }
+		grep -qx '40 100' <<<"${out[-1]}" || { echo "$which: stty size is not the terminal's 40 100"; return 1; }
+		grep -qx 'rc=3' <<<"${out[-1]}" || { echo "$which: exit status lost"; return 1; }
+	done
+	[[ ${out[0]} == "${out[1]}" ]] || { echo "rt: ${out[0]}"; echo "ref: ${out[1]}"; return 1; }
+}
+
+@test "foreground exec -t: a pty of rcrun's own, input relayed, exit status kept, as runc" {
+	command -v script >/dev/null || skip "script (util-linux) not installed"
+	local which id out=()
+	for which in rt ref; do
+		id=$(ctr_id "fx-$which")
+		make_bundle "$BATS_TEST_TMPDIR/$id" >/dev/null
+		ctr_run_d "$which" "$id" "$BATS_TEST_TMPDIR/$id" || return 1
+		out+=("$(in_tty "$(rtbin "$which") --root $(rtroot "$which") exec -t $id sh -c 'for f in 0 1 2; do readlink /proc/self/fd/\$f; done; tty; read x; echo got \$x; exit 4'; echo rc=\$?" $'hello\n')")
+		ctr_force_delete "$which" "$id"
+		note "$which: $(tr '\n' '|' <<<"${out[-1]}")"
+		assert_on_pty "${out[-1]}" || { echo "$which"; return 1; }
+		grep -qx 'got hello' <<<"${out[-1]}" && grep -qx 'rc=4' <<<"${out[-1]}" || { echo "$which: ${out[-1]}"; return 1; }
+	done
+	[[ ${out[0]} == "${out[1]}" ]] || { echo "rt: ${out[0]}"; echo "ref: ${out[1]}"; return 1; }
+}

@@ -39,5 +39,6 @@ pub mod stdio_late;
 pub mod termination_message;
 #[cfg(test)]
 mod test_skip;
+pub mod tty_relay;
 pub mod units;
 pub mod version;

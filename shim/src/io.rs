@@ -12,7 +12,7 @@
 
 use std::fs::OpenOptions;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixListener as StdUnixListener;
 use std::path::{Path, PathBuf};
@@ -345,25 +345,7 @@ impl Drop for ConsoleSocket {
 }
 
 fn recv_fd(sock: RawFd) -> Result<OwnedFd> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    let mut buf = [0u8; 4096];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)?;
-    for c in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            let mut it = fds.into_iter();
-            if let Some(fd) = it.next() {
-                for extra in it {
-                    // SAFETY: received fds are new and ours.
-                    drop(unsafe { OwnedFd::from_raw_fd(extra) });
-                }
-                // SAFETY: as above.
-                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
-            }
-        }
-    }
-    Err(Error::Other("console socket: no fd in message".into()))
+    rcrun::tty_relay::recv_fd(sock).map_err(|e| Error::io("console socket", e))
 }
 
 /// TIOCSWINSZ on the pty master.
