@@ -117,34 +117,39 @@ tty_exec() {
 	note "$which exec: $(tr '\n' '|' <<<"$TTY_OUT")"
 }
 
-@test "exec -t -d --console-socket --process /dev/fd/N: on a pty with its consoleSize and owner, as runc" {
-	local which id p out=()
-	p=$(jq -nc --arg probe "$PROBE" '{"terminal": true, "consoleSize": {"height": 10, "width": 110},
-		"args": ["sh", "-c", $probe], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 1000, "gid": 1000}}')
+# tty_exec_both NAME PROCESS_JSON: tty_exec of PROCESS_JSON in a running
+# container of each runtime; TTY_OUTS is what each printed (rt, ref).
+tty_exec_both() {
+	local which id
+	TTY_OUTS=()
 	for which in rt ref; do
-		id=$(ctr_id "ex-$which")
+		id=$(ctr_id "$1-$which")
 		make_bundle "$BATS_TEST_TMPDIR/$id" >/dev/null
 		ctr_run_d "$which" "$id" "$BATS_TEST_TMPDIR/$id" || return 1
-		tty_exec "$which" "$id" "$p" || { ctr_force_delete "$which" "$id"; return 1; }
+		tty_exec "$which" "$id" "$2" || { ctr_force_delete "$which" "$id"; return 1; }
 		ctr_force_delete "$which" "$id"
-		assert_on_pty "$TTY_OUT" || { echo "$which"; return 1; }
-		grep -qx '10 110' <<<"$TTY_OUT" || { echo "$which: stty size is not 10 110"; return 1; }
-		out+=("$TTY_OUT")
+		TTY_OUTS+=("$TTY_OUT")
 	done
-	[[ ${out[0]} == "${out[1]}" ]] || { echo "rt: ${out[0]}"; echo "ref: ${out[1]}"; return 1; }
+}
+
+@test "exec -t -d --console-socket --process /dev/fd/N: on a pty with its consoleSize and owner, as runc" {
+	local p i
+	p=$(jq -nc --arg probe "$PROBE" '{"terminal": true, "consoleSize": {"height": 10, "width": 110},
+		"args": ["sh", "-c", $probe], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 1000, "gid": 1000}}')
+	tty_exec_both ex "$p" || return 1
+	for i in 0 1; do
+		assert_on_pty "${TTY_OUTS[i]}" || { echo "runtime $i"; return 1; }
+		grep -qx '10 110' <<<"${TTY_OUTS[i]}" || { echo "runtime $i: stty size is not 10 110"; return 1; }
+	done
+	[[ ${TTY_OUTS[0]} == "${TTY_OUTS[1]}" ]] || { echo "rt: ${TTY_OUTS[0]}"; echo "ref: ${TTY_OUTS[1]}"; return 1; }
+	[[ $(tail -n1 <<<"${TTY_OUTS[0]}") == "1000 "* ]]
 }
 
 @test "exec --process: a process file without user runs as uid 0, as runc" {
-	local which id p
-	p='{"terminal": true, "args": ["/bin/id"], "cwd": "/"}'
-	for which in rt ref; do
-		id=$(ctr_id "nu-$which")
-		make_bundle "$BATS_TEST_TMPDIR/$id" >/dev/null
-		ctr_run_d "$which" "$id" "$BATS_TEST_TMPDIR/$id" || return 1
-		tty_exec "$which" "$id" "$p" || { ctr_force_delete "$which" "$id"; return 1; }
-		ctr_force_delete "$which" "$id"
-		[[ $TTY_OUT == 'uid=0(root) gid=0(root)'* ]] || { echo "$which: $TTY_OUT"; return 1; }
-	done
+	tty_exec_both nu '{"terminal": true, "args": ["/bin/id"], "cwd": "/"}' || return 1
+	[[ ${TTY_OUTS[0]} == 'uid=0(root) gid=0(root)'* && ${TTY_OUTS[0]} == "${TTY_OUTS[1]}" ]] || {
+		echo "rt: ${TTY_OUTS[0]}"; echo "ref: ${TTY_OUTS[1]}"; return 1
+	}
 }
 
 # in_tty CMD: CMD in a shell on a pty of its own (40 rows, 100 columns),

@@ -19,6 +19,7 @@ pub mod launch_checks;
 pub mod lc_builder;
 pub mod lc_init;
 pub mod lc_spec;
+pub mod lent_cap;
 pub mod lock;
 pub mod log_control;
 pub mod oom;

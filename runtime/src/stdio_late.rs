@@ -9,18 +9,20 @@
 //!
 //! libcontainer does neither. It runs our executor last, after it switched
 //! to the process's uid and capabilities, where chown needs CAP_CHOWN:
-//! [`prepare`] lends it (effective and permitted only, like seccomp_late's
-//! CAP_SYS_ADMIN, so no execve can keep it) and [`StdioLate::exec`] drops it
-//! again, checks that it is gone, and only then hands over to the inner
-//! executor (seccomp_late's, which execs).
+//! [`prepare`] lends it (lent_cap) and [`StdioLate::exec`] takes it back
+//! before it hands over to the inner executor (seccomp_late's, which
+//! execs).
 
 use std::collections::HashMap;
-use caps::{CapSet, Capability};
+
+use caps::Capability;
 use libcontainer::workload::{
     Executor, ExecutorError, ExecutorSetEnvsError, ExecutorValidationError,
 };
 use nix::errno::Errno;
 use oci_spec::runtime::{Process, Spec};
+
+use crate::lent_cap::{self, Lent};
 
 /// What the executor will do, decided from the process.
 #[derive(Clone, Copy, Debug)]
@@ -45,13 +47,6 @@ impl StdioPlan {
     }
 }
 
-/// The sets CAP_CHOWN was added to.
-#[derive(Clone, Copy, Default, Debug, PartialEq)]
-struct Lent {
-    effective: bool,
-    permitted: bool,
-}
-
 const CHOWN: oci_spec::runtime::Capability = oci_spec::runtime::Capability::Chown;
 
 /// Returns the process libcontainer must set up (CAP_CHOWN lent where its
@@ -59,20 +54,7 @@ const CHOWN: oci_spec::runtime::Capability = oci_spec::runtime::Capability::Chow
 /// it.
 pub fn prepare(process: &Process) -> (Process, StdioPlan) {
     let mut process = process.clone();
-    let mut lent = Lent::default();
-    // Without a capabilities section libcontainer leaves every capability
-    // in place; a set left unset is trimmed to permitted.
-    if let Some(mut caps) = process.capabilities().clone() {
-        if let Some(mut eff) = caps.effective().clone() {
-            lent.effective = eff.insert(CHOWN);
-            caps.set_effective(Some(eff));
-        }
-        if let Some(mut perm) = caps.permitted().clone() {
-            lent.permitted = perm.insert(CHOWN);
-            caps.set_permitted(Some(perm));
-        }
-        process.set_capabilities(Some(caps));
-    }
+    let lent = lent_cap::lend(&mut process, CHOWN);
     let console_size = match (process.terminal(), process.console_size()) {
         (Some(true), Some(b)) => Some((clamp(b.height()), clamp(b.width()))),
         _ => None,
@@ -102,24 +84,7 @@ impl StdioPlan {
             set_size(rows, cols).map_err(|e| fail("process.consoleSize", e))?;
         }
         chown_stdio(self.uid).map_err(|e| fail("chown of the stdio to process.user.uid", e))?;
-        // Dropping from permitted takes it from effective too.
-        let mut sets = Vec::new();
-        if self.lent.effective || self.lent.permitted {
-            sets.push(CapSet::Effective);
-        }
-        if self.lent.permitted {
-            sets.push(CapSet::Permitted);
-        }
-        for &set in &sets {
-            caps::drop(None, set, Capability::CAP_CHOWN)
-                .map_err(|e| fail("dropping the lent CAP_CHOWN", e))?;
-        }
-        for set in sets {
-            if caps::has_cap(None, set, Capability::CAP_CHOWN).unwrap_or(true) {
-                return Err(fail("CAP_CHOWN", "still held after dropping it"));
-            }
-        }
-        Ok(())
+        lent_cap::take_back(self.lent, Capability::CAP_CHOWN)
     }
 }
 

@@ -66,6 +66,15 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
     } else {
         OomWatcher::new(&c.state().cgroups).ok()
     };
+    // The relay first: the pty has its size before the process runs.
+    let relay = match console.as_ref().map(|l| l.start_relay()).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            drop(c);
+            let _ = Container::delete(root, id, true);
+            return Err(e);
+        }
+    };
     if let Err(e) = c.start() {
         drop(c);
         let _ = Container::delete(root, id, true);
@@ -78,14 +87,6 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
     if args.detach {
         return Ok(0);
     }
-    let relay = console.as_ref().map(|l| l.start_relay()).transpose();
-    let relay = match relay {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = Container::delete(root, id, true);
-            return Err(e);
-        }
-    };
     let resize = || relay.iter().for_each(|r| r.resize());
     let code = process::wait_relaying(st.pid, relay.as_ref().map(|_| &resize as &dyn Fn()));
     if let Some(r) = relay {
