@@ -99,9 +99,17 @@ pub fn from_container(spec: &Spec, o: Overrides) -> Result<Process> {
 
 /// A whole process from `--process FILE` (or the shim's request), used as
 /// it is, like runc does.
+/// runc's defaults apply: a process without `user` runs as uid 0, gid 0
+/// (runc's own integration tests pass such a file to `exec -p`).
 pub fn parse(data: &[u8], field: &str) -> Result<Process> {
     let mut de = serde_json::Deserializer::from_slice(data);
-    let p: Process = serde_path_to_error::deserialize(&mut de)
+    let mut value: serde_json::Value = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| SpecError::field(field, format!("{}: {}", e.path(), e.inner())))?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    let p: Process = serde_path_to_error::deserialize(value)
         .map_err(|e| SpecError::field(field, format!("{}: {}", e.path(), e.inner())))?;
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(
@@ -172,6 +180,12 @@ mod tests {
         assert!(
             eff.is_some_and(|e| e.contains(&Capability::NetAdmin) && e.contains(&Capability::Kill))
         );
+        // runc's integration tests' process file: no user, uid 0 then.
+        let p = parse(
+            br#"{"terminal":true,"consoleSize":{"height":10,"width":110},"args":["/bin/sh"],"cwd":"/"}"#,
+            "--process",
+        );
+        assert!(p.is_ok_and(|p| p.user().uid() == 0 && p.user().gid() == 0));
         let bad = Overrides {
             args: vec!["sh".into()],
             user: Some((4294967295, None)),

@@ -83,6 +83,7 @@ impl Init {
             .ok_or_else(|| SpecError::field("process", "missing"))?;
         let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
         let (process, executor) = crate::seccomp_late::prepare(&process, seccomp.as_ref());
+        let (process, stdio) = crate::stdio_late::prepare(&process);
         let mut spec = crate::seccomp_late::strip(&spec, process);
         // startContainer hooks: run by our executor too, which can say on
         // the container's stderr why one failed (libcontainer's init
@@ -115,7 +116,7 @@ impl Init {
                 container_name: p.target.id.to_string(),
             },
             detached: p.target.handoff.detach,
-            executor: Box::new(executor),
+            executor: Box::new(stdio.around(Box::new(executor))),
             no_pivot: p.no_pivot,
             stdin: p.stdin,
             stdout: p.stdout,

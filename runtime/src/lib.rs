@@ -21,6 +21,7 @@ pub mod launch_checks;
 pub mod lc_builder;
 pub mod lc_init;
 pub mod lc_spec;
+pub mod lent_cap;
 pub mod lock;
 pub mod log_control;
 pub mod oom;
@@ -39,8 +40,10 @@ pub mod spec_checks;
 pub mod spec_validate;
 pub mod state;
 pub mod state_error;
+pub mod stdio_late;
 pub mod termination_message;
 #[cfg(test)]
 mod test_skip;
+pub mod tty_relay;
 pub mod units;
 pub mod version;

@@ -46,6 +46,13 @@ pub fn exit_code(status: WaitStatus) -> Option<i32> {
 /// Blocks the forwarded signals and SIGCHLD, then loops: reap children, and
 /// relay any other signal to `pid`, until `pid` ends.
 pub fn wait_forwarding_signals(pid: i32) -> Result<i32> {
+    wait_relaying(pid, None)
+}
+
+/// [`wait_forwarding_signals`], with SIGWINCH given to `on_winch` instead
+/// (the pty rcrun relays takes its terminal's new size; the kernel tells
+/// the process).
+pub fn wait_relaying(pid: i32, on_winch: Option<&dyn Fn()>) -> Result<i32> {
     let target = Pid::from_raw(pid);
     let mut set = SigSet::empty();
     set.add(Signal::SIGCHLD);
@@ -79,6 +86,7 @@ pub fn wait_forwarding_signals(pid: i32) -> Result<i32> {
         }
         match set.wait() {
             Ok(Signal::SIGCHLD) => {}
+            Ok(Signal::SIGWINCH) if on_winch.is_some() => on_winch.iter().for_each(|f| f()),
             Ok(sig) => {
                 tracing::debug!("sending signal to process {sig}");
                 let _ = kill(target, sig);

@@ -148,6 +148,9 @@ impl Service {
             Ok(io) => {
                 if let Some(c) = self.state().containers.get_mut(&req.id) {
                     c.init.io = io;
+                    if c.init.exit.is_some() {
+                        c.init.io.close_stdin();
+                    }
                 }
             }
             Err(e) => tracing::warn!(id = %req.id, "stdio: {e}"),

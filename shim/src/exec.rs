@@ -129,8 +129,11 @@ impl Service {
                     .get_mut(id)
                     .and_then(|c| c.execs.get_mut(exec_id))
                 {
-                    if p.exit.is_none() {
-                        p.io = io;
+                    // Kept when the process has already exited too: the
+                    // terminal's copy still has its output to deliver.
+                    p.io = io;
+                    if p.exit.is_some() {
+                        p.io.close_stdin();
                     }
                 }
             }

@@ -12,7 +12,7 @@
 
 use std::fs::OpenOptions;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixListener as StdUnixListener;
 use std::path::{Path, PathBuf};
@@ -43,6 +43,11 @@ pub struct StdioPaths {
 pub struct ProcessIo {
     /// Copies (stdin, terminal). Aborted on delete.
     tasks: Vec<JoinHandle<()>>,
+    /// The terminal's output copy (pty master to the stdout fifo), which
+    /// ends by itself once the process and whatever it left holding the
+    /// pty are gone: delete waits for it (what the process printed last
+    /// may still be in the pty when its exit is reported).
+    output: Option<JoinHandle<()>>,
     /// Tells the stdin copy to drain what is buffered and close.
     stdin_close: Option<Arc<Notify>>,
     /// pty master (resize).
@@ -56,8 +61,13 @@ impl ProcessIo {
         }
     }
 
+    /// The terminal's output copy, for the caller to wait on.
+    pub fn take_output(&mut self) -> Option<JoinHandle<()>> {
+        self.output.take()
+    }
+
     pub fn abort(&mut self) {
-        for t in self.tasks.drain(..) {
+        for t in self.tasks.drain(..).chain(self.output.take()) {
             t.abort();
         }
         self.stdin_close = None;
@@ -155,8 +165,7 @@ impl Prepared {
                 let m = master
                     .try_clone()
                     .map_err(|e| Error::io("dup pty master", e))?;
-                io.tasks
-                    .push(tokio::spawn(copy_task(m, out, None, "pty stdout")));
+                io.output = Some(tokio::spawn(copy_task(m, out, None, "pty stdout")));
             }
             io.console = Some(master);
         }
@@ -336,25 +345,7 @@ impl Drop for ConsoleSocket {
 }
 
 fn recv_fd(sock: RawFd) -> Result<OwnedFd> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    let mut buf = [0u8; 4096];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)?;
-    for c in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            let mut it = fds.into_iter();
-            if let Some(fd) = it.next() {
-                for extra in it {
-                    // SAFETY: received fds are new and ours.
-                    drop(unsafe { OwnedFd::from_raw_fd(extra) });
-                }
-                // SAFETY: as above.
-                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
-            }
-        }
-    }
-    Err(Error::Other("console socket: no fd in message".into()))
+    rcrun::tty_relay::recv_fd(sock).map_err(|e| Error::io("console socket", e))
 }
 
 /// TIOCSWINSZ on the pty master.

@@ -28,6 +28,9 @@ use crate::service::Service;
 
 const RUNC_OPTIONS: &str = "containerd.runc.v1.Options";
 
+/// How long delete waits for an exited process's terminal output.
+const OUTPUT_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// containerd's runc options (state root, pivot, keyring); others ignored.
 fn runc_options(any: &MessageField<Any>) -> Result<Options> {
     match any.as_ref() {
@@ -88,6 +91,26 @@ impl Service {
         });
         tracing::info!(id = %c.id, pid, "started");
         Ok(pid)
+    }
+
+    /// Before the delete of an exited process with a terminal: lets the
+    /// copy of its output end by itself (runc's shim waits for it too), so
+    /// that what it printed last is not cut off. Bounded: a daemon it left
+    /// behind may hold the pty open.
+    async fn drain_output(&self, req: &DeleteRequest) {
+        let output = self
+            .state()
+            .container(&req.id)
+            .and_then(|c| c.process_mut(&req.exec_id))
+            .ok()
+            .filter(|p| p.exit.is_some())
+            .and_then(|p| p.io.take_output());
+        if let Some(mut copy) = output {
+            if tokio::time::timeout(OUTPUT_DRAIN, &mut copy).await.is_err() {
+                tracing::debug!(id = %req.id, exec = %req.exec_id, "terminal output still open at delete");
+                copy.abort();
+            }
+        }
     }
 
     fn delete_task(&self, req: &DeleteRequest) -> Result<DeleteResponse> {
@@ -171,6 +194,7 @@ impl Task for Service {
         _ctx: &TtrpcContext,
         req: DeleteRequest,
     ) -> ttrpc::Result<DeleteResponse> {
+        self.drain_output(&req).await;
         log_err("delete", self.delete_task(&req))
     }
 

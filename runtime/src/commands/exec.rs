@@ -13,6 +13,7 @@ use rcrun::error::{Error, Result, SpecError};
 use rcrun::exec_process;
 use rcrun::process;
 use rcrun::state::Root;
+use rcrun::tty_relay::ConsoleListener;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -189,11 +190,21 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
     if !args.detach {
         process::become_subreaper()?;
     }
+    // A foreground terminal: rcrun receives the pty and relays it.
+    let console =
+        if !args.detach && args.console_socket.is_none() && process.terminal() == Some(true) {
+            Some(ConsoleListener::new()?)
+        } else {
+            None
+        };
     let pid = target
         .run(ExecOptions {
             process,
-            console_socket: args.console_socket.clone(),
-            detach: args.detach,
+            console_socket: console
+                .as_ref()
+                .map(|l| l.path().to_path_buf())
+                .or_else(|| args.console_socket.clone()),
+            detach: args.detach || console.is_some(),
             pid_file: args.pid_file.clone(),
             preserve_fds: args.preserve_fds,
             sub_cgroups: args.cgroup.clone(),
@@ -206,5 +217,11 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
     if args.detach {
         return Ok(0);
     }
-    process::wait_forwarding_signals(pid)
+    let relay = console.as_ref().map(|l| l.start_relay()).transpose()?;
+    let resize = || relay.iter().for_each(|r| r.resize());
+    let code = process::wait_relaying(pid, relay.as_ref().map(|_| &resize as &dyn Fn()));
+    if let Some(r) = relay {
+        r.finish();
+    }
+    code
 }

@@ -7,6 +7,7 @@ use rcrun::oom::OomWatcher;
 use rcrun::oom_account;
 use rcrun::process;
 use rcrun::state::Root;
+use rcrun::tty_relay::ConsoleListener;
 
 use super::create::{options, BundleFlags, SetupFlags};
 
@@ -29,6 +30,16 @@ pub struct Args {
     pub container_id: String,
 }
 
+/// Whether the bundle's process asks for a terminal (a config that cannot
+/// be read says nothing: create reports it).
+fn wants_terminal(bundle: &std::path::Path) -> bool {
+    std::fs::read(bundle.join("config.json"))
+        .ok()
+        .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
+        .and_then(|v| v.pointer("/process/terminal").and_then(|t| t.as_bool()))
+        .unwrap_or(false)
+}
+
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
     let id = &args.container_id;
     if !args.detach {
@@ -37,7 +48,16 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         process::become_subreaper()?;
     }
     // A detached run exits right after; a foreground one waits.
-    let opts = options(&args.bundle, &args.setup, args.detach, args.detach);
+    let mut opts = options(&args.bundle, &args.setup, args.detach, args.detach);
+    // A foreground terminal: rcrun receives the pty and relays it.
+    let console = if !args.detach && wants_terminal(&opts.bundle) {
+        let l = ConsoleListener::new()?;
+        opts.console_socket = Some(l.path().to_path_buf());
+        opts.detach = true;
+        Some(l)
+    } else {
+        None
+    };
     let mut c = Container::create(root, id, opts)?;
     // Watch before start: a process that OOMs in its first milliseconds
     // must still be seen.
@@ -45,6 +65,15 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         None
     } else {
         OomWatcher::new(&c.state().cgroups).ok()
+    };
+    // The relay first: the pty has its size before the process runs.
+    let relay = match console.as_ref().map(|l| l.start_relay()).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            drop(c);
+            let _ = Container::delete(root, id, true);
+            return Err(e);
+        }
     };
     if let Err(e) = c.start() {
         drop(c);
@@ -58,7 +87,11 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
     if args.detach {
         return Ok(0);
     }
-    let code = process::wait_forwarding_signals(st.pid);
+    let resize = || relay.iter().for_each(|r| r.resize());
+    let code = process::wait_relaying(st.pid, relay.as_ref().map(|_| &resize as &dyn Fn()));
+    if let Some(r) = relay {
+        r.finish();
+    }
     // Read the counters now, before delete removes the cgroup (the race that
     // loses OOM kills in other runtimes).
     if oom.as_mut().is_some_and(|w| w.recount() > 0) {

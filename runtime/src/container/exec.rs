@@ -115,6 +115,9 @@ impl ExecTarget<'_> {
         // The container's filter, loaded last by our executor (libcontainer's
         // exec path drops linux.seccomp).
         let (process, executor) = crate::seccomp_late::prepare(&opts.process, seccomp.as_ref());
+        // The stdio's owner and the pty's size, finished before the filter.
+        let (process, stdio) = crate::stdio_late::prepare(&process);
+        let executor = stdio.around(Box::new(executor));
         // Resolved and opened before anything starts: a missing sub-cgroup
         // fails the exec here.
         let subs = crate::exec_cgroup::parse(&opts.sub_cgroups)?;
