@@ -69,6 +69,10 @@ packages=(
 	docker.io containerd podman runc crun conmon
 	bats jq busybox-static iproute2 procps util-linux e2fsprogs psmisc
 	ca-certificates less
+	# The Debian kernel enables AppArmor and docker refuses to start a
+	# container without apparmor_parser (docker.io recommends apparmor; a
+	# standard Debian install has it).
+	apparmor
 )
 masked_units=(
 	apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer
