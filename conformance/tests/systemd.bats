@@ -141,7 +141,7 @@ sd_docker_update() {
 	unit=docker-$id.scope
 	cg=$(sd_prop "$unit" ControlGroup)
 	assert_eq "$unit ControlGroup" "/system.slice/$unit" "$cg" || return 1
-	timeout -k 5 "$SD_T" docker update -m 200m --cpus 0.5 --pids-limit 50 "$id" >/dev/null || return 1
+	timeout -k 5 "$SD_T" docker update -m 200m --memory-swap 400m --cpus 0.5 --pids-limit 50 "$id" >/dev/null || return 1
 	assert_eq "$unit $(sd_memlimit_prop)" 209715200 "$(sd_prop "$unit" "$(sd_memlimit_prop)")" || return 1
 	assert_eq "$unit CPUQuotaPerSecUSec" 500ms "$(sd_prop "$unit" CPUQuotaPerSecUSec)" || return 1
 	assert_eq "$unit TasksMax" 50 "$(sd_prop "$unit" TasksMax)" || return 1
@@ -182,8 +182,17 @@ sd_docker_churn() {
 # containerd: ctr run with the runtime's shim, the systemd cgroup driver
 # (runc options SystemdCgroup, ctr --runc-systemd-cgroup) and a slice-form
 # cgroup path; OOM -> 137 and a /tasks/oom event.
+# sd_ctr_oom rcrun|runc|rcrun-runc-shim: the runtime's own shim, or (last)
+# containerd's runc shim running rcrun (--runc-binary, docker's "path" way).
+# ctr only passes --runc-systemd-cgroup for io.containerd.runc.v2: it refuses
+# the flag with any other runtime name ("specifying runc-binary and
+# runc-systemd-cgroup is only supported for io.containerd.runc.v2").
 sd_ctr_oom() {
-	local shim=io.containerd.$1.v2 id ns=rcrun-sd rootfs evlog rc epid unit
+	local shim=io.containerd.$1.v2 id ns=rcrun-sd rootfs evlog rc epid unit extra=()
+	if [[ $1 == rcrun-runc-shim ]]; then
+		shim=io.containerd.runc.v2
+		extra=(--runc-binary "$SD_RCRUN")
+	fi
 	id=sd-ctr-$1-$RCRUN_TEST_TAG
 	unit=sdtest-$id.scope
 	rootfs=$BATS_TEST_TMPDIR/rootfs
@@ -193,9 +202,9 @@ sd_ctr_oom() {
 	epid=$!
 	sleep 1
 	rc=0
-	timeout -k 5 "$SD_T" ctr -n "$ns" run --rm --runtime "$shim" --runc-systemd-cgroup --cgroup "system.slice:sdtest:$id" \
+	timeout -k 5 "$SD_T" ctr -n "$ns" run --rm --runtime "$shim" "${extra[@]}" --runc-systemd-cgroup --cgroup "system.slice:sdtest:$id" \
 		--memory-limit 134217728 --rootfs "$rootfs" "$id" \
-		dd if=/dev/zero of=/dev/null bs=200M count=1 >"$BATS_TEST_TMPDIR/ctr.out" 2>&1 || rc=$?
+		/bin/dd if=/dev/zero of=/dev/null bs=200M count=1 >"$BATS_TEST_TMPDIR/ctr.out" 2>&1 || rc=$?
 	sleep 1
 	kill "$epid" 2>/dev/null || true
 	wait "$epid" 2>/dev/null || true
@@ -262,6 +271,7 @@ sd_direct() {
 @test "systemd docker runc: N x run --rm leaves no docker-*.scope unit or cgroup" { sd_docker_churn runc; }
 @test "systemd ctr rcrun: io.containerd.rcrun.v2, SystemdCgroup, OOM -> 137 + /tasks/oom" { sd_ctr_oom rcrun; }
 @test "systemd ctr runc: io.containerd.runc.v2, SystemdCgroup, OOM -> 137 + /tasks/oom" { sd_ctr_oom runc; }
+@test "systemd ctr rcrun: io.containerd.runc.v2 --runc-binary rcrun, SystemdCgroup, OOM -> 137 + /tasks/oom" { sd_ctr_oom rcrun-runc-shim; }
 @test "systemd podman rcrun: --runtime rcrun run -m 128m dd -> 137 (systemd cgroup manager)" { sd_podman_oom rcrun; }
 @test "systemd podman runc: --runtime runc run -m 128m dd -> 137 (systemd cgroup manager)" { sd_podman_oom runc; }
 @test "systemd direct rcrun: --systemd-cgroup: unit limits read back, delete stops the unit" { sd_direct rcrun; }

@@ -54,6 +54,8 @@ systemd-v2)
 	pin_unstable=(containerd)
 	cgroup_args=""
 	docker_exec_opts=""
+	# trixie ships the docker CLI in its own package
+	layout_packages=(docker-cli)
 	;;
 systemd-v1)
 	suite=bookworm
@@ -61,6 +63,7 @@ systemd-v1)
 	pin_unstable=()
 	cgroup_args="systemd.unified_cgroup_hierarchy=0"
 	docker_exec_opts='native.cgroupdriver=systemd'
+	layout_packages=()
 	;;
 *) err "unknown layout '$layout' (want systemd-v2 or systemd-v1)"; exit 2 ;;
 esac
@@ -73,6 +76,7 @@ packages=(
 	# container without apparmor_parser (docker.io recommends apparmor; a
 	# standard Debian install has it).
 	apparmor
+	"${layout_packages[@]}"
 )
 masked_units=(
 	apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer
