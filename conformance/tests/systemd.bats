@@ -76,7 +76,7 @@ teardown() {
 	sd_here || return 0
 	local ids
 	ids=$(docker ps -aq --filter label=rcrun-sd-test 2>/dev/null)
-	[[ -z $ids ]] || docker rm -f $ids >/dev/null 2>&1 || true
+	[[ -z $ids ]] || timeout -k 5 "$SD_T" docker rm -f $ids >/dev/null 2>&1 || true
 }
 
 # ------------------------------------------------------------- helpers ----
@@ -125,12 +125,12 @@ sd_docker_oom() {
 	assert_eq "$unit ActiveState" active "$(sd_prop "$unit" ActiveState)" || return 1
 	assert_eq "$unit $(sd_memlimit_prop)" 134217728 "$(sd_prop "$unit" "$(sd_memlimit_prop)")" || return 1
 	assert_eq "$(sd_memlimit_file)" 134217728 "$(cat "$(sd_cgfile "$cg" memory "$(sd_memlimit_file)")")" || return 1
-	docker exec "$id" touch /go || return 1
+	timeout -k 5 "$SD_T" docker exec "$id" touch /go || return 1
 	rc=$(timeout -k 5 "$SD_T" docker wait "$id") || return 1
 	assert_eq "exit status" 137 "$rc" || return 1
 	oomk=$(docker inspect -f '{{.State.OOMKilled}}' "$id")
 	assert_eq "OOMKilled" true "$oomk" || return 1
-	docker rm "$id" >/dev/null || return 1
+	timeout -k 5 "$SD_T" docker rm "$id" >/dev/null || return 1
 	sd_unit_gone "$unit" "$cg"
 }
 
@@ -153,7 +153,7 @@ sd_docker_update() {
 		assert_eq cpu.max "50000 100000" "$(cat "$(sd_cgfile "$cg" cpu cpu.max)")" || return 1
 	fi
 	assert_eq pids.max 50 "$(cat "$(sd_cgfile "$cg" pids pids.max)")" || return 1
-	docker rm -f "$id" >/dev/null || return 1
+	timeout -k 5 "$SD_T" docker rm -f "$id" >/dev/null || return 1
 	sd_unit_gone "$unit" "$cg"
 }
 
