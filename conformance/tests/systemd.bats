@@ -39,7 +39,7 @@ sd_missing() {
 	done
 	if command -v docker >/dev/null 2>&1; then
 		local drv
-		drv=$(docker info --format '{{.CgroupDriver}}' 2>&1) || m+=" docker-info-failed($drv)"
+		drv=$(timeout -k 5 "$SD_T" docker info --format '{{.CgroupDriver}}' 2>&1) || m+=" docker-info-failed($drv)"
 		[[ $drv == systemd ]] || m+=" docker-cgroup-driver=$drv"
 		docker info --format '{{json .Runtimes}}' 2>/dev/null | jq -e 'has("rcrun")' >/dev/null ||
 			m+=" docker-has-no-rcrun-runtime"
@@ -90,7 +90,7 @@ sd_cgfile() {
 }
 
 # sd_prop UNIT PROP: systemctl show -p PROP --value UNIT
-sd_prop() { systemctl show -p "$2" --value "$1"; }
+sd_prop() { timeout -k 5 "$SD_T" systemctl show -p "$2" --value "$1"; }
 
 # sd_unit_gone UNIT CGROUP: the unit is unloaded and no hierarchy has CGROUP.
 sd_unit_gone() {
@@ -159,7 +159,7 @@ sd_docker_update() {
 
 # Every docker-*.scope unit and cgroup dir (any hierarchy).
 sd_docker_scopes() {
-	systemctl list-units --all --no-legend --plain 'docker-*.scope' | awk '{ print "unit " $1 }'
+	timeout -k 5 "$SD_T" systemctl list-units --all --no-legend --plain 'docker-*.scope' | awk '{ print "unit " $1 }'
 	find /sys/fs/cgroup -maxdepth 4 -type d -name 'docker-*.scope' 2>/dev/null | sed 's/^/cgroup /'
 }
 
