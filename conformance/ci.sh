@@ -21,6 +21,12 @@
 #                                   it, = conformance/vm/run.sh <layout>)
 #                                   (only when conformance/vm/run.sh exists;
 #                                   RCRUN_CI_VM=0 skips, =1 requires it)
+# 8. conformance/vm/ci-subset.sh systemd-v2, systemd-v1   tests/systemd.bats
+#                                   in Debian 13 / Debian 12 VMs with systemd
+#                                   as PID 1 (docker/containerd/podman with the
+#                                   systemd cgroup driver), rcrun next to runc;
+#                                   the images are built once (network) and
+#                                   cached (same RCRUN_CI_VM switch)
 #
 # Every step runs even if an earlier one failed (so one red step does not
 # hide the others), except that nothing runs when dependencies cannot be
@@ -97,6 +103,8 @@ case $vm_mode in
 			step "conformance (vm v2)" bash conformance/vm/ci-subset.sh v2
 			step "conformance (vm v1)" bash conformance/vm/ci-subset.sh v1
 		fi
+		step "systemd (vm systemd-v2)" bash conformance/vm/ci-subset.sh systemd-v2
+		step "systemd (vm systemd-v1)" bash conformance/vm/ci-subset.sh systemd-v1
 	elif [[ $vm_mode == 1 ]]; then
 		step "conformance (vm)" false
 		echo "RCRUN_CI_VM=1 but $vm_harness does not exist" >&2

@@ -36,6 +36,9 @@ pkgs=(
 if [[ $want_vm -eq 1 ]]; then
 	# the guest kernel: conformance/vm/run.sh boots the newest /boot/vmlinuz-*
 	pkgs+=(qemu-system-x86 cpio xz-utils linux-image-amd64)
+	# the systemd layouts: conformance/vm/image.sh builds Debian images (each
+	# boots the kernel of its own image) and run.sh a qcow2 overlay per run
+	pkgs+=(mmdebstrap qemu-utils e2fsprogs zstd debian-archive-keyring)
 fi
 
 missing=()

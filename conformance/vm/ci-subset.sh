@@ -4,6 +4,8 @@
 # instead of the whole suite (10-100 s per bats test under TCG).
 #
 #   conformance/vm/ci-subset.sh <v2|v1> [bats args]   # on the host: boots the VM
+#   conformance/vm/ci-subset.sh <systemd-v2|systemd-v1> [bats args]
+#                                   # tests/systemd.bats whole in a systemd VM
 #   conformance/vm/ci-subset.sh --list                # print the subset
 #
 # On the host it runs `conformance/vm/run.sh <layout> -- conformance/vm/ci-subset.sh
@@ -35,6 +37,11 @@
 # slow under TCG for CI: 482 s whole in the v2 guest, 500 s in v1;
 # RCRUN_CI_VM_FULL=1 runs it).
 # The full suite stays `conformance/vm/run.sh <layout>` (no command).
+#
+# systemd-v2 / systemd-v1 (Debian VMs with systemd as PID 1, docker,
+# containerd, podman): tests/systemd.bats whole, rcrun next to runc.  The
+# `docker run --rm` churn count is RCRUN_TEST_SD_CHURN (CI default:
+# $SD_CI_CHURN below); RCRUN_VM_TIMEOUT defaults to 900 s.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -60,12 +67,26 @@ FILTER="^($(
 	echo "${NAMES[*]}"
 ))"
 
+# CI's count of `docker run --rm` per runtime in systemd.bats: each takes
+# ~12 s under TCG on the 2-core CI machine (systemd-v1, loaded host: 10 in
+# 117 s), so 100 would be ~20 min per runtime; docs/conformance-layouts.md.
+SD_CI_CHURN=5
+SD_FILES=("$t/systemd.bats")
+
 case ${1:-} in
 --list)
 	printf '%s\n' "${FILES[@]}"
 	echo "-f $FILTER"
 	printf '%s (whole)\n' "${WHOLE[@]}"
+	printf 'systemd-v2, systemd-v1: %s (whole, RCRUN_TEST_SD_CHURN=%s)\n' "${SD_FILES[@]}" "${RCRUN_TEST_SD_CHURN:-$SD_CI_CHURN}"
 	exit 0
+	;;
+systemd-v1 | systemd-v2)
+	layout=$1
+	shift
+	export RCRUN_VM_TIMEOUT=${RCRUN_VM_TIMEOUT:-900}
+	export RCRUN_TEST_SD_CHURN=${RCRUN_TEST_SD_CHURN:-$SD_CI_CHURN}
+	exec bash "$here/run.sh" "$layout" -- conformance/run.sh "$@" "${SD_FILES[@]}"
 	;;
 --guest)
 	shift

@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# Boot a throw-away VM with a pure cgroup v1 or pure cgroup v2 layout and run
-# a command in it (default: the conformance suite, conformance/run.sh).
+# Boot a throw-away VM with a pure cgroup v1 or pure cgroup v2 layout, or a
+# Debian VM with systemd as PID 1, and run a command in it (default: the
+# conformance suite, conformance/run.sh).
 #
-#   conformance/vm/run.sh <v2|v1> [-- command [args...]]
+#   conformance/vm/run.sh <v2|v1|systemd-v2|systemd-v1> [-- command [args...]]
+#
+# systemd-v2 / systemd-v1: Debian 13 (pure cgroup v2) / Debian 12 booted with
+# systemd.unified_cgroup_hierarchy=0, booting their own disk image and kernel
+# (conformance/vm/image.sh builds and caches them) with docker, containerd,
+# podman at the distribution's defaults and rcrun registered; the VM boots a
+# copy-on-write overlay of the cached image, and the command runs once
+# multi-user.target is reached.  Docker is there: RCRUN_TEST_NO_DOCKER is not
+# set.  See conformance/vm/README.md.
 #
 # The VM sees the host's / read-only (9p lower + tmpfs upper overlay, so
 # anything can be written but nothing reaches the host) and the repo
@@ -27,6 +36,9 @@
 #   RCRUN_VM_PASSENV   names of extra host variables to pass into the VM
 #                      (always passed: RCRUN_TEST_*, RUNTIME, REF_RUNTIME,
 #                      RUST_LOG, RUST_BACKTRACE)
+#   RCRUN_VM_BIN_DIR   (systemd layouts) take rcrun + containerd-shim-rcrun-v2
+#                      from this host dir (shared read-only at its host path)
+#                      instead of the repo's target/release
 #   RCRUN_VM_VERBOSE=1 stream the guest kernel console to stderr
 #   RCRUN_VM_CONSOLE_LOG  also copy the guest kernel console log to this file
 set -euo pipefail
@@ -48,10 +60,12 @@ fail() { err "$*"; exit 125; }
 [[ $# -ge 1 ]] || usage
 layout=$1
 shift
+systemd=0
 case "$layout" in
 v1 | v2) ;;
+systemd-v1 | systemd-v2) systemd=1 ;;
 -h | --help) usage ;;
-*) err "unknown layout '$layout' (want v1 or v2)"; usage ;;
+*) err "unknown layout '$layout' (want v1, v2, systemd-v2 or systemd-v1)"; usage ;;
 esac
 if [[ $# -gt 0 ]]; then
 	[[ $1 == -- ]] || { err "expected '--' before the command"; usage; }
@@ -73,17 +87,6 @@ command -v "$qemu" >/dev/null || fail "$qemu not found (apt-get install qemu-sys
 for t in cpio xz sha256sum timeout tail flock; do
 	command -v "$t" >/dev/null || fail "$t not found"
 done
-
-# ---------------------------------------------------------------- kernel ----
-kernel=${RCRUN_VM_KERNEL:-}
-if [[ -z $kernel ]]; then
-	kernel=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)
-	[[ -n $kernel ]] || fail "no /boot/vmlinuz-* (apt-get install linux-image-amd64)"
-fi
-[[ -r $kernel ]] || fail "cannot read kernel $kernel"
-kver=${RCRUN_VM_KVER:-$(basename "$kernel" | sed -E 's/^(vmlinuz|vmlinux)-//')}
-moddir=/lib/modules/$kver
-[[ -f $moddir/modules.dep ]] || fail "no $moddir/modules.dep for kernel $kernel"
 
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
@@ -114,6 +117,35 @@ extract_vmlinux() { # img out
 	try_decompress '\211\114\132' xy lzop -dc && return 0
 	return 1
 }
+
+if [[ $systemd -eq 1 ]]; then
+	# ------------------------------------------------- systemd image ----
+	# The image's own kernel + initrd; the vmlinux is extracted (PVH boot,
+	# faster under TCG) next to the image.
+	command -v qemu-img >/dev/null || fail "qemu-img not found (apt-get install qemu-utils)"
+	sdimg=$(bash "$here/image.sh" "$layout") || fail "no $layout image (conformance/vm/image.sh $layout)"
+	vmlinux=$sdimg/vmlinux
+	if [[ ! -s $vmlinux ]]; then
+		flock 9
+		if [[ ! -s $vmlinux ]]; then
+			extract_vmlinux "$sdimg/vmlinuz" "$vmlinux.tmp.$$" || { rm -f "$vmlinux.tmp.$$"; fail "cannot extract vmlinux from $sdimg/vmlinuz"; }
+			mv -f "$vmlinux.tmp.$$" "$vmlinux"
+		fi
+		flock -u 9
+	fi
+	initrd=$sdimg/initrd.img
+	kver=$(sed -n 's/.* kver=\([^ ]*\).*/\1/p' "$sdimg/manifest" | head -n 1)
+else
+# ---------------------------------------------------------------- kernel ----
+kernel=${RCRUN_VM_KERNEL:-}
+if [[ -z $kernel ]]; then
+	kernel=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)
+	[[ -n $kernel ]] || fail "no /boot/vmlinuz-* (apt-get install linux-image-amd64)"
+fi
+[[ -r $kernel ]] || fail "cannot read kernel $kernel"
+kver=${RCRUN_VM_KVER:-$(basename "$kernel" | sed -E 's/^(vmlinuz|vmlinux)-//')}
+moddir=/lib/modules/$kver
+[[ -f $moddir/modules.dep ]] || fail "no $moddir/modules.dep for kernel $kernel"
 
 vmlinux_key=$(stat -Lc '%n %s %Y' "$kernel" | sha256sum | cut -c1-16)
 vmlinux=$cache/vmlinux-$kver-$vmlinux_key
@@ -204,6 +236,7 @@ if [[ ! -s $initrd ]]; then
 	flock -u 9
 fi
 # --------------------------------------------------------- end initramfs ----
+fi
 
 # Drop artifacts of other kernels/inits not used for a week.
 touch "$vmlinux" "$initrd"
@@ -251,14 +284,26 @@ mkdir -p "$tmp/ctl"
 {
 	printf 'RCRUN_VM_LAYOUT=%q\n' "$layout"
 	printf 'RCRUN_VM_REPO=%q\n' "$repo"
+	if [[ $systemd -eq 1 && -n ${RCRUN_VM_BIN_DIR:-} ]]; then
+		printf 'RCRUN_VM_BIN_DIR=%q\n' "$(cd "$RCRUN_VM_BIN_DIR" && pwd -P)"
+	fi
 } >"$tmp/ctl/config"
+if [[ $systemd -eq 1 && -n ${RCRUN_VM_BIN_DIR:-} ]]; then
+	[[ -x $RCRUN_VM_BIN_DIR/rcrun ]] || fail "RCRUN_VM_BIN_DIR=$RCRUN_VM_BIN_DIR has no rcrun"
+fi
+[[ $systemd -eq 0 ]] || cp "$here/sd-guest.sh" "$tmp/ctl/sd-guest.sh"
 {
 	echo '#!/bin/bash'
 	echo '# generated by conformance/vm/run.sh'
 	echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
-	echo 'export HOME=/root TMPDIR=/tmp LANG=C.UTF-8 TERM=dumb RCRUN_TEST_NO_DOCKER=1'
+	echo 'export HOME=/root TMPDIR=/tmp LANG=C.UTF-8 TERM=dumb'
+	# The systemd images have docker; the host-/ layouts run no daemons.
+	[[ $systemd -eq 1 ]] || echo 'export RCRUN_TEST_NO_DOCKER=1'
 	printf 'export RCRUN_VM=%q RCRUN_VM_LAYOUT=%q\n' "$layout" "$layout"
-	[[ ${RCRUN_VM_DISK_MB:-64} -gt 0 ]] && echo 'export RCRUN_VM_SCRATCH_DEV=/dev/vda'
+	if [[ ${RCRUN_VM_DISK_MB:-64} -gt 0 ]]; then
+		# systemd layouts: /dev/vda is the root disk.
+		if [[ $systemd -eq 1 ]]; then echo 'export RCRUN_VM_SCRATCH_DEV=/dev/vdb'; else echo 'export RCRUN_VM_SCRATCH_DEV=/dev/vda'; fi
+	fi
 	cargo_home=${CARGO_HOME:-$HOME/.cargo}
 	[[ -d $cargo_home/bin ]] && printf 'export PATH=%q:$PATH\n' "$cargo_home/bin"
 	for v in $(compgen -e); do
@@ -279,7 +324,14 @@ mkdir -p "$tmp/ctl"
 : >"$tmp/console.log"
 : >"$tmp/out.log"
 
-append="console=ttyS0,115200 panic=-1 rdinit=/init loglevel=4 8250.nr_uarts=1 random.trust_cpu=on"
+append="console=ttyS0,115200 panic=-1 loglevel=4 8250.nr_uarts=1 random.trust_cpu=on"
+if [[ $systemd -eq 1 ]]; then
+	# The image's initrd mounts /dev/vda (the overlay of the image); the
+	# layout's own arguments (systemd-v1: the legacy hierarchy) come with it.
+	append+=" root=/dev/vda rw fsck.mode=skip systemd.show_status=error $(cat "$sdimg/kernel_args")"
+else
+	append+=" rdinit=/init"
+fi
 append+=" rcrun_vm.layout=$layout ${RCRUN_VM_APPEND:-}"
 case "$accel" in
 tcg) accel_args=(-accel tcg,thread=multi -cpu "${RCRUN_VM_CPU:-max}") ;;
@@ -288,10 +340,19 @@ kvm) accel_args=(-accel kvm -cpu "${RCRUN_VM_CPU:-host}") ;;
 esac
 
 disk_args=()
+if [[ $systemd -eq 1 ]]; then
+	# A copy-on-write overlay per run: the cached image is never written.
+	qemu-img create -q -f qcow2 -F raw -b "$sdimg/disk.raw" "$tmp/root.qcow2" ||
+		fail "qemu-img create (overlay of $sdimg/disk.raw) failed"
+	disk_args+=(
+		-drive "file=$tmp/root.qcow2,if=none,id=root,format=qcow2,cache=unsafe,discard=unmap"
+		-device virtio-blk-pci,drive=root,serial=rcrun-root
+	)
+fi
 disk_mb=${RCRUN_VM_DISK_MB:-64}
 if [[ $disk_mb -gt 0 ]]; then
 	truncate -s "${disk_mb}M" "$tmp/scratch.img"
-	disk_args=(
+	disk_args+=(
 		-drive "file=$tmp/scratch.img,if=none,id=scratch,format=raw,cache=unsafe,discard=unmap"
 		-device virtio-blk-pci,drive=scratch,serial=rcrun-scratch
 	)
@@ -306,10 +367,14 @@ qargs=(
 	-chardev "file,id=rcrunout,path=$tmp/out.log"
 	-device virtserialport,bus=vser0.0,chardev=rcrunout,name=rcrun.out
 	"${disk_args[@]}"
-	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
 	-virtfs "local,path=$repo,mount_tag=rcrunrepo,security_model=none,multidevs=remap"
 	-virtfs "local,path=$tmp/ctl,mount_tag=rcrunctl,security_model=none"
 )
+if [[ $systemd -eq 0 ]]; then
+	qargs+=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
+elif [[ -n ${RCRUN_VM_BIN_DIR:-} ]]; then
+	qargs+=(-virtfs "local,path=$(cd "$RCRUN_VM_BIN_DIR" && pwd -P),mount_tag=rcrunbin,security_model=none,readonly=on")
+fi
 
 start=$(date +%s.%N)
 # If this script is SIGKILLed (no trap runs), qemu gets SIGKILL too.
@@ -389,6 +454,9 @@ for _ in $(seq 1 20); do
 	kill -0 "$qpid" 2>/dev/null || break
 	sleep 0.25
 done
+if [[ -s $tmp/ctl/boot-time ]]; then
+	err "$layout VM: $(head -n 1 "$tmp/ctl/boot-time")"
+fi
 err "$layout VM: command exited $rc after ${elapsed}s"
 exit "$rc"
 exit
