@@ -29,7 +29,7 @@ pub struct Args {
     pub container_id: String,
 }
 
-pub fn run(root: &Root, args: &Args) -> Result<i32> {
+pub fn run(root: &Root, args: &Args, systemd_cgroup: bool) -> Result<i32> {
     let id = &args.container_id;
     if !args.detach {
         // The init's parent is libcontainer's intermediate process, which
@@ -37,7 +37,13 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         process::become_subreaper()?;
     }
     // A detached run exits right after; a foreground one waits.
-    let opts = options(&args.bundle, &args.setup, args.detach, args.detach);
+    let opts = options(
+        &args.bundle,
+        &args.setup,
+        args.detach,
+        args.detach,
+        systemd_cgroup,
+    );
     let mut c = Container::create(root, id, opts)?;
     // Watch before start: a process that OOMs in its first milliseconds
     // must still be seen.

@@ -36,6 +36,9 @@ pub struct CreateOptions {
     /// writes waits for an RCU grace period in the kernel). Long-lived
     /// callers (the shim, foreground `run`) must leave this false.
     pub caller_exits: bool,
+    /// `--systemd-cgroup`: the cgroup is a systemd unit (cgroups::systemd)
+    /// and cgroupsPath is `slice:prefix:name`.
+    pub systemd_cgroup: bool,
 }
 
 /// A path flag made absolute against the caller's cwd, up front: libcontainer
@@ -87,7 +90,11 @@ pub(super) fn create(root: &Root, id: &str, mut opts: CreateOptions) -> Result<C
         .cgroups_path()
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned());
-    let cgroup_set = CgroupSet::resolve(&hierarchies, cgroups_path.as_deref(), id)?;
+    let cgroup_set = if opts.systemd_cgroup {
+        CgroupSet::resolve_systemd(&hierarchies, cgroups_path.as_deref(), id)?
+    } else {
+        CgroupSet::resolve(&hierarchies, cgroups_path.as_deref(), id)?
+    };
     if root.container_dir(id).join("state.json").exists() {
         // Said as such before the cgroup check, which would see this id's
         // own processes.
@@ -196,12 +203,14 @@ fn create_in_dir(
 ) -> Result<()> {
     st.cgroups.create()?;
     crashpoint::point("create:after-cgroup-mkdir");
-    if let Some(r) = bundle
+    let resources = bundle
         .spec
         .linux()
         .as_ref()
-        .and_then(|l| l.resources().as_ref())
-    {
+        .and_then(|l| l.resources().as_ref());
+    // With the systemd driver the cgroup exists once the unit is started
+    // with the init in it: the resources are written then (place).
+    if let (Some(r), None) = (resources, &st.cgroups.systemd) {
         st.cgroups.apply(r)?;
     }
     crashpoint::point("create:after-resources");
@@ -233,6 +242,7 @@ fn create_in_dir(
     let target = launch::Target {
         id: &st.id,
         cgroups: &st.cgroups,
+        resources,
         handoff,
     };
     let pid = match fallback::fallback_reason(&lc_spec) {
