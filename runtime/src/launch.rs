@@ -26,10 +26,10 @@ use std::path::Path;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::cgroups::warm_up::finish_warm_up;
-use crate::cgroups::{CgroupSet, Layout};
+use crate::cgroups::{CgroupSet, Layout, Placement};
 use crate::clone3::{clone3, exit_now, CLONE_INTO_CGROUP};
 use crate::error::{Error, Result};
 use crate::fd_hygiene;
@@ -53,7 +53,7 @@ pub struct Target<'a> {
     pub cgroups: &'a CgroupSet,
     /// For a new container whose cgroup is made only when its process
     /// exists (systemd driver, [`CgroupSet::place`]); None for exec.
-    pub resources: Option<&'a LinuxResources>,
+    pub new_cgroup: Option<&'a Placement<'a>>,
     pub handoff: Handoff<'a>,
 }
 
@@ -155,7 +155,7 @@ fn parent(init: &mut Init, p: &Params, pid: i32, placed: bool, go_wr: OwnedFd) -
     if !placed {
         // One burst of cgroup.procs writes, for every hierarchy (unified and
         // name=systemd included), before the child does anything.
-        p.target.cgroups.place(pid, p.target.resources)?;
+        p.target.cgroups.place(pid, p.target.new_cgroup)?;
         // A child that died already gives EPIPE here; the wait below then
         // reports why it died.
         let _ = fs::File::from(go_wr).write_all(b"g");

@@ -64,8 +64,8 @@ pub fn create(c: Common, state_dir: &Path, no_pivot: bool, move_back: bool) -> R
         // and leaves (runc gives it its own init's pid instead).
         self_join = c.target.cgroups.clone();
     }
-    let resources = c.target.resources;
-    let container = with_cgroups_joined(&self_join, c.hierarchies, move_back, resources, || {
+    let new_cgroup = c.target.new_cgroup;
+    let container = with_cgroups_joined(&self_join, c.hierarchies, move_back, new_cgroup, || {
         ContainerBuilder::new(c.target.id.to_string(), SyscallType::Linux)
             .with_root_path(c.lc_root)
             .and_then(|b| b.with_pid_file(c.target.handoff.pid_file))
@@ -185,12 +185,12 @@ pub fn libcontainer_cgroups(h: &Hierarchies, cg: &CgroupSet) -> Result<(PathBuf,
 
 /// Runs `f` with this process inside the container's cgroups, so that every
 /// process libcontainer forks starts there (limits apply from the first
-/// instruction), then moves back. `resources`: see [`CgroupSet::place`].
+/// instruction), then moves back. `new_cgroup`: see [`CgroupSet::place`].
 fn with_cgroups_joined<T>(
     cg: &CgroupSet,
     h: &Hierarchies,
     move_back: bool,
-    resources: Option<&oci_spec::runtime::LinuxResources>,
+    new_cgroup: Option<&cgroups::Placement>,
     f: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
     if cg.dirs.is_empty() {
@@ -201,12 +201,12 @@ fn with_cgroups_joined<T>(
     own.dirs
         .retain(|o| cg.dirs.iter().any(|d| d.hierarchy == o.hierarchy));
     let me = std::process::id() as i32;
-    if let Err(e) = cg.place(me, resources) {
+    if let Err(e) = cg.place(me, new_cgroup) {
         // Partly placed (a systemd unit started with us in it): out again
         // before the caller's cleanup stops the unit, which kills its
         // processes.
         let _ = own.add_pid(me);
-        return Err(e.into());
+        return Err(e);
     }
     let res = f();
     // On failure we always move back: the cgroup is about to be removed.

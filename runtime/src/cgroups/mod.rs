@@ -75,6 +75,15 @@ impl CgroupDir {
     }
 }
 
+/// What a container's cgroup gets when its first process is placed in it
+/// ([`CgroupSet::place`]): with the systemd driver nothing exists before.
+#[derive(Debug, Default)]
+pub struct Placement<'a> {
+    pub resources: Option<&'a LinuxResources>,
+    /// The device rules (see [`devices::rules_of`]).
+    pub devices: Option<Vec<oci_spec::runtime::LinuxDeviceCgroup>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CgroupSet {
     pub layout: Layout,
@@ -228,15 +237,16 @@ impl CgroupSet {
         resource::apply(self, r, true)
     }
 
-    /// Puts a new process (waiting to run) in the container's cgroup: with
-    /// the systemd driver, starts the unit with `pid` in it and writes `r`
-    /// ([`systemd::place`]); otherwise `r` was written at create and only
-    /// the pid is written.
-    pub fn place(&self, pid: i32, r: Option<&LinuxResources>) -> Result<(), CgroupError> {
-        match &self.systemd {
-            Some(unit) => systemd::place(self, unit, pid, r),
-            None => self.add_pid(pid),
+    /// Puts a new process (waiting to run) in the container's cgroup. With
+    /// the systemd driver and `new`, the cgroup is made now: the unit is
+    /// started with `pid` in it, then `new` is written ([`systemd::start`]).
+    /// Otherwise everything was written at create: only the pid is.
+    pub fn place(&self, pid: i32, new: Option<&Placement>) -> crate::error::Result<()> {
+        if let (Some(unit), Some(new)) = (&self.systemd, new) {
+            systemd::start(self, unit, pid, new.resources)?;
+            devices::apply_rules(new.devices.clone(), self)?;
         }
+        Ok(self.add_pid(pid)?)
     }
 
     /// Moves `pid` into the container's cgroup of every hierarchy.

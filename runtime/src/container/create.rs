@@ -231,7 +231,14 @@ fn create_in_dir(
     // Both launch paths: the same checks and the same device cgroup.
     launch_checks::validate(&lc_spec)?;
     launch_checks::check_terminal(&lc_spec, opts.detach, opts.console_socket.is_some())?;
-    cgroups::devices::apply(&lc_spec, &st.cgroups)?;
+    // With the systemd driver, the cgroup is made when the init exists.
+    let mut new_cgroup = cgroups::Placement::default();
+    if st.cgroups.systemd.is_some() {
+        new_cgroup.resources = resources;
+        new_cgroup.devices = cgroups::devices::rules_of(&lc_spec);
+    } else {
+        cgroups::devices::apply(&lc_spec, &st.cgroups)?;
+    }
 
     let handoff = launch::Handoff {
         console_socket: opts.console_socket.as_deref(),
@@ -242,7 +249,7 @@ fn create_in_dir(
     let target = launch::Target {
         id: &st.id,
         cgroups: &st.cgroups,
-        resources,
+        new_cgroup: Some(&new_cgroup),
         handoff,
     };
     let pid = match fallback::fallback_reason(&lc_spec) {

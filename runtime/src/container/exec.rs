@@ -134,7 +134,7 @@ impl ExecTarget<'_> {
                 target: Target {
                     id: &st.id,
                     cgroups: &st.cgroups,
-                    resources: None,
+                    new_cgroup: None,
                     handoff: Handoff {
                         console_socket: opts.console_socket.as_deref(),
                         pid_file: opts.pid_file.as_deref(),

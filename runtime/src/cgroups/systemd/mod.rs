@@ -90,6 +90,12 @@ pub(crate) fn resolve(
     id: &str,
 ) -> Result<CgroupSet, CgroupError> {
     let u = slice::parse(cgroups_path, id)?;
+    if !booted() {
+        return Err(CgroupError::unsupported(
+            "--systemd-cgroup",
+            "systemd is not running as PID 1 here (no /run/systemd/system): use the cgroupfs driver",
+        ));
+    }
     let mut set = CgroupSet::build(h, |_, mount, _| Ok(mount.join(&u.relative)))?;
     set.systemd = Some(Unit {
         name: u.unit,
@@ -112,9 +118,9 @@ fn unit_path(u: &Unit) -> slice::UnitPath {
 
 /// Starts the unit with `pid` (the init, still waiting) in it and the
 /// properties of `r`; makes the unit's directory in the hierarchies
-/// systemd does not manage, writes `r` to the files, and puts `pid` in
-/// every hierarchy.
-pub(crate) fn place(
+/// systemd does not manage and writes `r` to the files. The caller then
+/// puts `pid` in every hierarchy.
+pub(crate) fn start(
     set: &CgroupSet,
     unit: &Unit,
     pid: i32,
@@ -134,7 +140,7 @@ pub(crate) fn place(
     if let Some(r) = r {
         set.apply(r)?;
     }
-    set.add_pid(pid)
+    Ok(())
 }
 
 /// `rcrun update`'s properties, set before the caller writes the files:
@@ -147,7 +153,11 @@ pub(crate) fn update(set: &CgroupSet, unit: &Unit, r: &LinuxResources) -> Result
 }
 
 /// Stops the unit (systemd removes its cgroup) and forgets a failed one.
+/// Without systemd there is no unit to stop.
 pub(crate) fn stop(unit: &Unit) -> Result<(), CgroupError> {
+    if !booted() {
+        return Ok(());
+    }
     tracing::debug!(unit = %unit.name, "systemd: stopping the unit");
     isolated::run(|| Systemd::connect()?.stop_unit(&unit.name))?;
     Ok(())
@@ -197,6 +207,17 @@ mod tests {
             "4:memory:/user.slice\n1:name=systemd:/user.slice\n0::/user.slice\n",
         )
         .unwrap();
+        let e = resolve(&h, Some("/docker/abc"), "abc")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("linux.cgroupsPath: \"/docker/abc\""), "{e}");
+        if !booted() {
+            let e = resolve(&h, Some("system.slice:docker:abc"), "abc").unwrap_err();
+            assert!(e
+                .to_string()
+                .starts_with("--systemd-cgroup: systemd is not running"));
+            return;
+        }
         let set = resolve(&h, Some("system.slice:docker:abc"), "abc").unwrap();
         assert!(!set.dirs.is_empty());
         for d in &set.dirs {

@@ -148,7 +148,7 @@ fn cpu_quota(p: &mut Vec<Prop>, quota: i64, period: u64) {
             period
         };
         per_sec = (quota as u64).saturating_mul(1_000_000) / period;
-        if per_sec % 10_000 != 0 {
+        if !per_sec.is_multiple_of(10_000) {
             per_sec = (per_sec / 10_000 + 1) * 10_000;
         }
     }
