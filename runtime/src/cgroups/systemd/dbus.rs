@@ -1,7 +1,7 @@
 //! The few systemd Manager calls the driver makes, over zbus. Like runc,
-//! rcrun (root) talks to systemd on its private socket, which works
-//! without a D-Bus daemon, and falls back to the system bus. Each call that
-//! queues a job waits for the job's JobRemoved signal, with a timeout.
+//! rcrun talks to systemd on the system bus and, when there is no bus
+//! daemon, on systemd's private socket (root only). Each call that queues
+//! a job waits for the job's JobRemoved signal, with a timeout.
 
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ const DESTINATION: &str = "org.freedesktop.systemd1";
 const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 /// How long a start or stop job may take (runc waits as long).
-const JOB_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const JOB_TIMEOUT: Duration = Duration::from_secs(30);
 
 const UNIT_EXISTS: &str = "org.freedesktop.systemd1.UnitExists";
 const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
@@ -54,19 +54,17 @@ fn reason(e: &zbus::Error) -> (Option<String>, String) {
 }
 
 impl Systemd {
-    /// Connects as runc does: the private socket first, then the bus.
+    /// Connects as runc does: the bus, else the private socket.
     pub fn connect() -> Result<Systemd, SystemdError> {
         zbus::block_on(async {
-            let conn = match private().await {
+            let conn = match Connection::system().await {
                 Ok(c) => c,
-                Err(private_err) => {
-                    Connection::system()
-                        .await
-                        .map_err(|bus_err| SystemdError::Connect {
-                            private_err: crate::error::one_line(&private_err.to_string()),
-                            bus_err: crate::error::one_line(&bus_err.to_string()),
-                        })?
-                }
+                Err(bus_err) => private()
+                    .await
+                    .map_err(|private_err| SystemdError::Connect {
+                        private_err: crate::error::one_line(&private_err.to_string()),
+                        bus_err: crate::error::one_line(&bus_err.to_string()),
+                    })?,
             };
             let proxy: Proxy<'static> = zbus::proxy::Builder::new(&conn)
                 .destination(DESTINATION)

@@ -25,6 +25,10 @@ pub(super) fn run(f: impl FnOnce() -> Result<(), SystemdError>) -> Result<(), Sy
     match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => {
             drop(rd);
+            // A conversation that hangs (a zbus thread that died, systemd
+            // not answering) ends with the child, after the job timeout.
+            // SAFETY: alarm has no memory effects.
+            unsafe { libc::alarm(super::dbus::JOB_TIMEOUT.as_secs() as u32 + 15) };
             let res = f();
             let data = serde_json::to_vec(&res).unwrap_or_default();
             let _ = File::from(wr).write_all(&data);
