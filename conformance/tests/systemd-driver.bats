@@ -181,14 +181,19 @@ unit_gone() {
 	done
 }
 
+# create_refused ID CGROUPS_PATH: RUNTIME's create must fail (sets RC, ERR).
+create_refused() {
+	SD_IDS+=("$1")
+	make_bundle "$BATS_TEST_TMPDIR/$1" ".linux.cgroupsPath = \"$2\""
+	rc_of rt --systemd-cgroup create --bundle "$BATS_TEST_TMPDIR/$1" "$1"
+	echo "create $1 with cgroupsPath $2: rc=$RC $ERR"
+	[[ $RC -ne 0 ]]
+}
+
 @test "systemd driver: a cgroupsPath that is not slice:prefix:name is refused in one line, nothing left" {
 	local id
 	id=$(ctr_id badpath)
-	SD_IDS+=("$id")
-	make_bundle "$BATS_TEST_TMPDIR/$id" '.linux.cgroupsPath = "/system.slice/docker-x.scope"'
-	rc_of rt --systemd-cgroup create --bundle "$BATS_TEST_TMPDIR/$id" "$id"
-	echo "rcrun: rc=$RC $ERR"
-	[[ $RC -ne 0 ]]
+	create_refused "$id" /system.slice/docker-x.scope
 	assert_one_line_error "$ERR" 'linux\.cgroupsPath' 'system\.slice/docker-x\.scope' 'slice:prefix:name'
 	[[ -z $(ctr_status rt "$id") ]]
 	[[ ! -e $RT_ROOT/$id ]]
@@ -201,11 +206,7 @@ unit_gone() {
 	rc_of rt --systemd-cgroup run -d --bundle "$BATS_TEST_TMPDIR/$a" "$a"
 	[[ $RC -eq 0 ]] || fail_loud "run -d $a: rc=$RC $ERR"
 	b=$(ctr_id dup2)
-	SD_IDS+=("$b")
-	make_bundle "$BATS_TEST_TMPDIR/$b" ".linux.cgroupsPath = \"system.slice:rct$RCRUN_TEST_TAG:$a\""
-	rc_of rt --systemd-cgroup create --bundle "$BATS_TEST_TMPDIR/$b" "$b"
-	echo "second create: rc=$RC $ERR"
-	[[ $RC -ne 0 ]]
+	create_refused "$b" "system.slice:rct$RCRUN_TEST_TAG:$a"
 	assert_one_line_error "$ERR" "$UNIT"
 	[[ -z $(ctr_status rt "$b") ]]
 	expect_prop "$UNIT" ActiveState active
