@@ -31,7 +31,8 @@ pub struct Cli {
     /// Enable debug logging
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Use systemd to manage cgroups (not supported: rcrun writes cgroupfs directly)
+    /// Use systemd to manage cgroups: cgroupsPath is slice:prefix:name and
+    /// the container's cgroup is a transient scope unit
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// Accepted for runc compatibility; ignored

@@ -29,7 +29,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::cgroups::warm_up::finish_warm_up;
-use crate::cgroups::{CgroupSet, Layout};
+use crate::cgroups::{CgroupSet, Layout, Placement};
 use crate::clone3::{clone3, exit_now, CLONE_INTO_CGROUP};
 use crate::error::{Error, Result};
 use crate::fd_hygiene;
@@ -51,6 +51,9 @@ pub struct Handoff<'a> {
 pub struct Target<'a> {
     pub id: &'a str,
     pub cgroups: &'a CgroupSet,
+    /// For a new container whose cgroup is made only when its process
+    /// exists (systemd driver, [`CgroupSet::place`]); None for exec.
+    pub new_cgroup: Option<&'a Placement<'a>>,
     pub handoff: Handoff<'a>,
 }
 
@@ -105,8 +108,12 @@ fn spawn_and_wait(
 ) -> Result<i32> {
     // v2: clone straight into the cgroup. Otherwise (or if the kernel
     // refuses) the child waits on `go` until we have written its pid.
+    // With the systemd driver the cgroup is the unit's, started with the
+    // child's pid once it exists.
     let cgroup_fd = match (p.target.cgroups.layout, p.target.cgroups.unified_dir()) {
-        (Layout::V2, Some(d)) => fs::File::open(&d.path).ok().map(OwnedFd::from),
+        (Layout::V2, Some(d)) if p.target.cgroups.systemd.is_none() => {
+            fs::File::open(&d.path).ok().map(OwnedFd::from)
+        }
         _ => None,
     };
     let (go_rd, go_wr) =
@@ -148,7 +155,7 @@ fn parent(init: &mut Init, p: &Params, pid: i32, placed: bool, go_wr: OwnedFd) -
     if !placed {
         // One burst of cgroup.procs writes, for every hierarchy (unified and
         // name=systemd included), before the child does anything.
-        p.target.cgroups.add_pid(pid)?;
+        p.target.cgroups.place(pid, p.target.new_cgroup)?;
         // A child that died already gives EPIPE here; the wait below then
         // reports why it died.
         let _ = fs::File::from(go_wr).write_all(b"g");

@@ -57,8 +57,15 @@ pub struct Common<'a> {
 pub fn create(c: Common, state_dir: &Path, no_pivot: bool, move_back: bool) -> Result<i32> {
     // libcontainer forks: no other thread may be running.
     cgroups::warm_up::finish_warm_up();
-    let (_, self_join) = libcontainer_cgroups(c.hierarchies, c.target.cgroups)?;
-    let container = with_cgroups_joined(&self_join, c.hierarchies, move_back, || {
+    let (_, mut self_join) = libcontainer_cgroups(c.hierarchies, c.target.cgroups)?;
+    if c.target.cgroups.systemd.is_some() {
+        // libcontainer's init is not ours to hold until the unit exists:
+        // systemd starts the unit with rcrun in it, rcrun forks from there
+        // and leaves (runc gives it its own init's pid instead).
+        self_join = c.target.cgroups.clone();
+    }
+    let new_cgroup = c.target.new_cgroup;
+    let container = with_cgroups_joined(&self_join, c.hierarchies, move_back, new_cgroup, || {
         ContainerBuilder::new(c.target.id.to_string(), SyscallType::Linux)
             .with_root_path(c.lc_root)
             .and_then(|b| b.with_pid_file(c.target.handoff.pid_file))
@@ -93,7 +100,7 @@ pub fn create(c: Common, state_dir: &Path, no_pivot: bool, move_back: bool) -> R
 /// executor's: exec_cgroup). Returns its pid.
 pub fn exec(c: Common, process_file: &Path, executor: impl Executor + 'static) -> Result<i32> {
     let (_, self_join) = libcontainer_cgroups(c.hierarchies, c.target.cgroups)?;
-    let pid = with_cgroups_joined(&self_join, c.hierarchies, true, || {
+    let pid = with_cgroups_joined(&self_join, c.hierarchies, true, None, || {
         let b = ContainerBuilder::new(c.target.id.to_string(), SyscallType::Linux)
             .with_root_path(c.lc_root)
             .and_then(|b| b.with_pid_file(c.target.handoff.pid_file))
@@ -148,6 +155,7 @@ pub fn libcontainer_cgroups(h: &Hierarchies, cg: &CgroupSet) -> Result<(PathBuf,
         layout: cg.layout,
         dirs,
         created: Vec::new(),
+        systemd: None,
     };
     if cg.layout == Layout::V2 {
         let path = cg.v2_relative_path(h).ok_or_else(|| {
@@ -176,11 +184,12 @@ pub fn libcontainer_cgroups(h: &Hierarchies, cg: &CgroupSet) -> Result<(PathBuf,
 
 /// Runs `f` with this process inside the container's cgroups, so that every
 /// process libcontainer forks starts there (limits apply from the first
-/// instruction), then moves back.
+/// instruction), then moves back. `new_cgroup`: see [`CgroupSet::place`].
 fn with_cgroups_joined<T>(
     cg: &CgroupSet,
     h: &Hierarchies,
     move_back: bool,
+    new_cgroup: Option<&cgroups::Placement>,
     f: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
     if cg.dirs.is_empty() {
@@ -191,7 +200,13 @@ fn with_cgroups_joined<T>(
     own.dirs
         .retain(|o| cg.dirs.iter().any(|d| d.hierarchy == o.hierarchy));
     let me = std::process::id() as i32;
-    cg.add_pid(me)?;
+    if let Err(e) = cg.place(me, new_cgroup) {
+        // Partly placed (a systemd unit started with us in it): out again
+        // before the caller's cleanup stops the unit, which kills its
+        // processes.
+        let _ = own.add_pid(me);
+        return Err(e);
+    }
     let res = f();
     // On failure we always move back: the cgroup is about to be removed.
     if move_back || res.is_err() {

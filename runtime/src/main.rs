@@ -118,12 +118,6 @@ fn drop_non_utf8_env() {
 }
 
 fn dispatch(cli: &Cli) -> rcrun::error::Result<i32> {
-    if cli.systemd_cgroup {
-        return Err(rcrun::error::Error::unsupported(
-            "--systemd-cgroup",
-            "the systemd cgroup driver is not supported; rcrun manages cgroupfs directly (use cgroupfs in docker/containerd)",
-        ));
-    }
     // Absolute now: create leaves a deleted cwd for "/" (libcontainer needs
     // a cwd), and a relative root must not follow it there.
     let root_path = match &cli.root {
@@ -138,9 +132,9 @@ fn dispatch(cli: &Cli) -> rcrun::error::Result<i32> {
     };
     let root = Root::new(root_path.as_deref());
     match &cli.command {
-        Command::Create(a) => commands::create::run(&root, a),
+        Command::Create(a) => commands::create::run(&root, a, cli.systemd_cgroup),
         Command::Start(a) => commands::start::run(&root, a),
-        Command::Run(a) => commands::run::run(&root, a),
+        Command::Run(a) => commands::run::run(&root, a, cli.systemd_cgroup),
         Command::State(a) => commands::state::run(&root, a),
         Command::Kill(a) => commands::kill::run(&root, a),
         Command::Delete(a) => commands::delete::run(&root, a),

@@ -97,6 +97,8 @@ impl Service {
                 // The shim lives on: the library moves it back out of the
                 // container's cgroups after forking.
                 caller_exits: false,
+                // containerd's `SystemdCgroup = true` (runc options).
+                systemd_cgroup: opts.systemd_cgroup,
             },
         )?;
         let cs = created.state();

@@ -115,6 +115,12 @@ fn cgroup_code(e: &CgroupError) -> Code {
         | CgroupError::NotMounted(_)
         | CgroupError::Timeout { .. }
         | CgroupError::Busy { .. } => Code::INTERNAL,
+        // A bad slice:prefix:name is the caller's; systemd's refusals are
+        // the host's.
+        CgroupError::Systemd(s) => match s.kind() {
+            rcrun::error::Kind::InvalidInput => Code::INVALID_ARGUMENT,
+            _ => Code::INTERNAL,
+        },
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::fs;
 
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxDeviceCgroup, Spec};
 
 use super::{CgroupSet, Layout};
 use crate::error::{Error, Result};
@@ -13,11 +13,19 @@ use crate::error::{Error, Result};
 /// Writes the device rules of `spec` (as lc_spec made them: deny-all
 /// first) into the container's device cgroup.
 pub fn apply(spec: &Spec, cg: &CgroupSet) -> Result<()> {
-    let rules = spec
-        .linux()
+    apply_rules(rules_of(spec), cg)
+}
+
+/// The device rules lc_spec put in `spec`.
+pub fn rules_of(spec: &Spec) -> Option<Vec<LinuxDeviceCgroup>> {
+    spec.linux()
         .as_ref()
         .and_then(|l| l.resources().as_ref())
-        .and_then(|r| r.devices().clone());
+        .and_then(|r| r.devices().clone())
+}
+
+/// [`apply`] with the rules already taken out of the spec.
+pub fn apply_rules(rules: Option<Vec<LinuxDeviceCgroup>>, cg: &CgroupSet) -> Result<()> {
     if let Some(d) = cg.v1_dir("devices") {
         let mut lines: Vec<(bool, String)> = rules
             .iter()

@@ -72,6 +72,10 @@ pub enum CgroupError {
         source: io::Error,
         millis: u64,
     },
+
+    /// The systemd driver: a bad `slice:prefix:name`, or systemd's refusal.
+    #[error(transparent)]
+    Systemd(#[from] super::systemd::SystemdError),
 }
 
 /// Hint appended to mkdir errors that mean "the kernel ran out of cgroup
@@ -146,6 +150,7 @@ impl CgroupError {
             | CgroupError::NotMounted(_)
             | CgroupError::Timeout { .. }
             | CgroupError::Busy { .. } => Kind::Internal,
+            CgroupError::Systemd(e) => e.kind(),
         }
     }
 

@@ -20,6 +20,7 @@ mod pids;
 mod remove;
 mod resource;
 mod stats;
+pub mod systemd;
 mod v1;
 mod v2;
 pub mod warm_up;
@@ -74,6 +75,15 @@ impl CgroupDir {
     }
 }
 
+/// What a container's cgroup gets when its first process is placed in it
+/// ([`CgroupSet::place`]): with the systemd driver nothing exists before.
+#[derive(Debug, Default)]
+pub struct Placement<'a> {
+    pub resources: Option<&'a LinuxResources>,
+    /// The device rules (see [`devices::rules_of`]).
+    pub devices: Option<Vec<oci_spec::runtime::LinuxDeviceCgroup>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CgroupSet {
     pub layout: Layout,
@@ -82,6 +92,11 @@ pub struct CgroupSet {
     /// deletes exactly those.
     #[serde(default)]
     pub created: Vec<PathBuf>,
+    /// With the systemd driver: the unit that owns the cgroup. Its
+    /// directories are `dirs`; `created` holds them too, so that a unit
+    /// systemd could not remove still has its cgroup removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<systemd::Unit>,
 }
 
 impl CgroupSet {
@@ -97,6 +112,16 @@ impl CgroupSet {
         Self::build(h, |ctrls, mount, root| {
             path::join(mount, &h.own_relative(ctrls, root), &spec)
         })
+    }
+
+    /// The systemd driver's cgroup for `slice:prefix:name`; see
+    /// [`systemd`]. Nothing exists until [`CgroupSet::place`].
+    pub fn resolve_systemd(
+        h: &Hierarchies,
+        cgroups_path: Option<&str>,
+        id: &str,
+    ) -> Result<CgroupSet, CgroupError> {
+        systemd::resolve(h, cgroups_path, id)
     }
 
     /// The cgroups the calling process is in (to move back after joining a
@@ -142,11 +167,18 @@ impl CgroupSet {
             layout,
             dirs,
             created: Vec::new(),
+            systemd: None,
         })
     }
 
-    /// mkdir -p in every hierarchy; see [`controller::create_dir`].
+    /// mkdir -p in every hierarchy; see [`controller::create_dir`]. With
+    /// the systemd driver nothing is made yet: the unit is started with the
+    /// init in it ([`CgroupSet::place`]).
     pub fn create(&mut self) -> Result<(), CgroupError> {
+        if self.systemd.is_some() {
+            self.created = self.planned();
+            return Ok(());
+        }
         let mut made = Vec::new();
         for d in &self.dirs {
             if let Err(e) = controller::create_dir(d, &mut made) {
@@ -166,6 +198,10 @@ impl CgroupSet {
     /// crash between the mkdirs and the next state write leaves nothing that
     /// `delete` does not know about.
     pub fn planned(&self) -> Vec<PathBuf> {
+        if self.systemd.is_some() {
+            // The unit's own directory; the slices above are systemd's.
+            return self.dirs.iter().map(|d| d.path.clone()).collect();
+        }
         let mut out = Vec::new();
         for d in &self.dirs {
             let Ok(rel) = d.path.strip_prefix(&d.mount) else {
@@ -195,7 +231,22 @@ impl CgroupSet {
     /// `rcrun update`: like apply, with checks against the live cgroup and
     /// write orders that the kernel accepts when changing existing limits.
     pub fn update(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        if let Some(unit) = &self.systemd {
+            systemd::update(self, unit, r)?;
+        }
         resource::apply(self, r, true)
+    }
+
+    /// Puts a new process (waiting to run) in the container's cgroup. With
+    /// the systemd driver and `new`, the cgroup is made now: the unit is
+    /// started with `pid` in it, then `new` is written ([`systemd::start`]).
+    /// Otherwise everything was written at create: only the pid is.
+    pub fn place(&self, pid: i32, new: Option<&Placement>) -> crate::error::Result<()> {
+        if let (Some(unit), Some(new)) = (&self.systemd, new) {
+            systemd::start(self, unit, pid, new.resources)?;
+            devices::apply_rules(new.devices.clone(), self)?;
+        }
+        Ok(self.add_pid(pid)?)
     }
 
     /// Moves `pid` into the container's cgroup of every hierarchy.
@@ -230,9 +281,16 @@ impl CgroupSet {
     }
 
     /// rmdir every created directory, deepest first; see [`remove`].
+    /// With the systemd driver the unit is stopped first (systemd removes
+    /// what it made); the rest goes as with cgroupfs.
     pub fn remove(&self) -> Result<(), CgroupError> {
+        let stopped = match &self.systemd {
+            Some(unit) => systemd::stop(unit),
+            None => Ok(()),
+        };
         let own: Vec<&Path> = self.dirs.iter().map(|d| d.path.as_path()).collect();
-        remove::remove_dirs(&self.created, &own)
+        let removed = remove::remove_dirs(&self.created, &own);
+        stopped.and(removed)
     }
 
     /// The v1 memory directory, or the cgroup2 directory where memory is

@@ -36,8 +36,15 @@ pub struct SetupFlags {
     pub preserve_fds: i32,
 }
 
-/// The options both `create` and `run` hand to [`Container::create`].
-pub fn options(b: &BundleFlags, s: &SetupFlags, detach: bool, caller_exits: bool) -> CreateOptions {
+/// The options both `create` and `run` hand to [`Container::create`];
+/// `systemd_cgroup` is the global `--systemd-cgroup`.
+pub fn options(
+    b: &BundleFlags,
+    s: &SetupFlags,
+    detach: bool,
+    caller_exits: bool,
+    systemd_cgroup: bool,
+) -> CreateOptions {
     CreateOptions {
         bundle: b.bundle.clone(),
         pid_file: b.pid_file.clone(),
@@ -48,6 +55,7 @@ pub fn options(b: &BundleFlags, s: &SetupFlags, detach: bool, caller_exits: bool
         detach,
         stdio: Default::default(),
         caller_exits,
+        systemd_cgroup,
     }
 }
 
@@ -61,9 +69,9 @@ pub struct Args {
     pub container_id: String,
 }
 
-pub fn run(root: &Root, args: &Args) -> Result<i32> {
+pub fn run(root: &Root, args: &Args, systemd_cgroup: bool) -> Result<i32> {
     // create exits right after; the init waits for `start`.
-    let opts = options(&args.bundle, &args.setup, true, true);
+    let opts = options(&args.bundle, &args.setup, true, true, systemd_cgroup);
     Container::create(root, &args.container_id, opts)?;
     Ok(0)
 }

@@ -40,7 +40,7 @@ fn wants_terminal(bundle: &std::path::Path) -> bool {
         .unwrap_or(false)
 }
 
-pub fn run(root: &Root, args: &Args) -> Result<i32> {
+pub fn run(root: &Root, args: &Args, systemd_cgroup: bool) -> Result<i32> {
     let id = &args.container_id;
     if !args.detach {
         // The init's parent is libcontainer's intermediate process, which
@@ -48,7 +48,13 @@ pub fn run(root: &Root, args: &Args) -> Result<i32> {
         process::become_subreaper()?;
     }
     // A detached run exits right after; a foreground one waits.
-    let mut opts = options(&args.bundle, &args.setup, args.detach, args.detach);
+    let mut opts = options(
+        &args.bundle,
+        &args.setup,
+        args.detach,
+        args.detach,
+        systemd_cgroup,
+    );
     // A foreground terminal: rcrun receives the pty and relays it.
     let console = if !args.detach && wants_terminal(&opts.bundle) {
         let l = ConsoleListener::new()?;

@@ -36,6 +36,9 @@ pub struct CreateOptions {
     /// writes waits for an RCU grace period in the kernel). Long-lived
     /// callers (the shim, foreground `run`) must leave this false.
     pub caller_exits: bool,
+    /// `--systemd-cgroup`: the cgroup is a systemd unit (cgroups::systemd)
+    /// and cgroupsPath is `slice:prefix:name`.
+    pub systemd_cgroup: bool,
 }
 
 /// A path flag made absolute against the caller's cwd, up front: libcontainer
@@ -87,7 +90,11 @@ pub(super) fn create(root: &Root, id: &str, mut opts: CreateOptions) -> Result<C
         .cgroups_path()
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned());
-    let cgroup_set = CgroupSet::resolve(&hierarchies, cgroups_path.as_deref(), id)?;
+    let cgroup_set = if opts.systemd_cgroup {
+        CgroupSet::resolve_systemd(&hierarchies, cgroups_path.as_deref(), id)?
+    } else {
+        CgroupSet::resolve(&hierarchies, cgroups_path.as_deref(), id)?
+    };
     if root.container_dir(id).join("state.json").exists() {
         // Said as such before the cgroup check, which would see this id's
         // own processes.
@@ -198,12 +205,14 @@ fn create_in_dir(
 ) -> Result<()> {
     st.cgroups.create()?;
     crashpoint::point("create:after-cgroup-mkdir");
-    if let Some(r) = bundle
+    let resources = bundle
         .spec
         .linux()
         .as_ref()
-        .and_then(|l| l.resources().as_ref())
-    {
+        .and_then(|l| l.resources().as_ref());
+    // With the systemd driver the cgroup exists once the unit is started
+    // with the init in it: the resources are written then (place).
+    if let (Some(r), None) = (resources, &st.cgroups.systemd) {
         st.cgroups.apply(r)?;
     }
     crashpoint::point("create:after-resources");
@@ -224,7 +233,14 @@ fn create_in_dir(
     // Both launch paths: the same checks and the same device cgroup.
     launch_checks::validate(&lc_spec)?;
     launch_checks::check_terminal(&lc_spec, opts.detach, opts.console_socket.is_some())?;
-    cgroups::devices::apply(&lc_spec, &st.cgroups)?;
+    // With the systemd driver, the cgroup is made when the init exists.
+    let mut new_cgroup = cgroups::Placement::default();
+    if st.cgroups.systemd.is_some() {
+        new_cgroup.resources = resources;
+        new_cgroup.devices = cgroups::devices::rules_of(&lc_spec);
+    } else {
+        cgroups::devices::apply(&lc_spec, &st.cgroups)?;
+    }
 
     let handoff = launch::Handoff {
         console_socket: opts.console_socket.as_deref(),
@@ -235,6 +251,7 @@ fn create_in_dir(
     let target = launch::Target {
         id: &st.id,
         cgroups: &st.cgroups,
+        new_cgroup: Some(&new_cgroup),
         handoff,
     };
     let pid = match fallback::fallback_reason(&lc_spec) {

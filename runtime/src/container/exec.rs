@@ -147,6 +147,7 @@ impl ExecTarget<'_> {
                 target: Target {
                     id: &st.id,
                     cgroups: &st.cgroups,
+                    new_cgroup: None,
                     handoff: Handoff {
                         console_socket: opts.console_socket.as_deref(),
                         pid_file: opts.pid_file.as_deref(),

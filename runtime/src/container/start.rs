@@ -149,6 +149,7 @@ mod tests {
                 layout: Layout::V2,
                 dirs: Vec::new(),
                 created: Vec::new(),
+                systemd: None,
             },
             starter,
         }

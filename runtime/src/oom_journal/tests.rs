@@ -31,6 +31,7 @@ fn state(id: &str, created: &str) -> ContainerState {
             layout: Layout::V1,
             dirs: Vec::new(),
             created: Vec::new(),
+            systemd: None,
         },
         starter: None,
     }

@@ -196,6 +196,7 @@ fn failed_create_removes_what_it_made_and_remove_spares_others() {
             ..good.clone()
         }],
         created: vec![],
+        systemd: None,
     };
     let r = set.create();
     let made = set.created.clone();

@@ -26,6 +26,7 @@ fn v2_paths_on_the_cgroup2_hierarchy() {
         layout: Layout::V2,
         dirs: vec![dir.clone()],
         created: vec![],
+        systemd: None,
     };
     set.create().unwrap();
     assert_eq!(

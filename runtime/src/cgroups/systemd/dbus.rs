@@ -1,0 +1,211 @@
+//! The few systemd Manager calls the driver makes, over zbus. Like runc,
+//! rcrun talks to systemd on the system bus and, when there is no bus
+//! daemon, on systemd's private socket (root only). Each call that queues
+//! a job waits for the job's JobRemoved signal, with a timeout.
+
+use std::time::Duration;
+
+use futures_lite::StreamExt;
+use zbus::zvariant::{OwnedObjectPath, Value as ZValue};
+use zbus::{Connection, Proxy};
+
+use super::properties::{Prop, Value};
+use super::SystemdError;
+
+const PRIVATE_SOCKET: &str = "unix:path=/run/systemd/private";
+const DESTINATION: &str = "org.freedesktop.systemd1";
+const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+/// How long a start or stop job may take (runc waits as long).
+pub(super) const JOB_TIMEOUT: Duration = Duration::from_secs(30);
+
+const UNIT_EXISTS: &str = "org.freedesktop.systemd1.UnitExists";
+const NO_SUCH_UNIT: &str = "org.freedesktop.systemd1.NoSuchUnit";
+
+/// A connection to systemd's manager.
+pub struct Systemd {
+    proxy: Proxy<'static>,
+}
+
+fn to_zvalue(v: &Value) -> ZValue<'static> {
+    match v {
+        Value::Bool(b) => ZValue::from(*b),
+        Value::U64(n) => ZValue::from(*n),
+        Value::Str(s) => ZValue::from(s.clone()),
+        Value::Bytes(b) => ZValue::from(b.clone()),
+        Value::U32s(p) => ZValue::from(p.clone()),
+    }
+}
+
+fn props_arg(props: &[Prop]) -> Vec<(&'static str, ZValue<'static>)> {
+    props.iter().map(|(n, v)| (*n, to_zvalue(v))).collect()
+}
+
+/// systemd's error name (if it sent one) and its words.
+fn reason(e: &zbus::Error) -> (Option<String>, String) {
+    match e {
+        zbus::Error::MethodError(name, detail, _) => (
+            Some(name.to_string()),
+            detail.clone().unwrap_or_else(|| name.to_string()),
+        ),
+        zbus::Error::FDO(f) => (None, f.to_string()),
+        other => (None, other.to_string()),
+    }
+}
+
+impl Systemd {
+    /// Connects as runc does: the bus, else the private socket.
+    pub fn connect() -> Result<Systemd, SystemdError> {
+        zbus::block_on(async {
+            let conn = match Connection::system().await {
+                Ok(c) => c,
+                Err(bus_err) => private()
+                    .await
+                    .map_err(|private_err| SystemdError::Connect {
+                        private_err: crate::error::one_line(&private_err.to_string()),
+                        bus_err: crate::error::one_line(&bus_err.to_string()),
+                    })?,
+            };
+            let proxy: Proxy<'static> = zbus::proxy::Builder::new(&conn)
+                .destination(DESTINATION)
+                .and_then(|b| b.path(MANAGER_PATH))
+                .and_then(|b| b.interface(MANAGER))
+                .map(|b| b.cache_properties(zbus::proxy::CacheProperties::No))
+                .map_err(|e| SystemdError::call("connect", "", &e))?
+                .build()
+                .await
+                .map_err(|e| SystemdError::call("connect", "", &e))?;
+            // Job signals go only to subscribed clients.
+            if let Err(e) = proxy.call_method("Subscribe", &()).await {
+                tracing::debug!("systemd Subscribe: {e}");
+            }
+            Ok(Systemd { proxy })
+        })
+    }
+
+    /// StartTransientUnit, waiting for its job. A unit of that name left
+    /// over in the failed state is reset and the start retried once, as
+    /// runc does; an existing slice unit is fine (slices are shared).
+    pub fn start_unit(&self, unit: &str, props: &[Prop]) -> Result<(), SystemdError> {
+        const M: &str = "StartTransientUnit";
+        let aux: Vec<(&str, Vec<(&str, ZValue)>)> = Vec::new();
+        let args = (unit, "replace", props_arg(props), aux);
+        let first = self.job(M, unit, &args);
+        match first {
+            Err(SystemdError::Call { name: Some(n), .. }) if n == UNIT_EXISTS => {
+                if unit.ends_with(".slice") {
+                    return Ok(());
+                }
+                self.reset_failed(unit);
+                self.job(M, unit, &args)
+            }
+            other => other,
+        }
+    }
+
+    /// SetUnitProperties with runtime=true (nothing persists past reboot).
+    pub fn set_properties(&self, unit: &str, props: &[Prop]) -> Result<(), SystemdError> {
+        if props.is_empty() {
+            return Ok(());
+        }
+        zbus::block_on(
+            self.proxy
+                .call_method("SetUnitProperties", &(unit, true, props_arg(props))),
+        )
+        .map(drop)
+        .map_err(|e| SystemdError::call("SetUnitProperties", unit, &e))
+    }
+
+    /// StopUnit, waiting for the job; a unit that is already gone is fine.
+    /// Then ResetFailedUnit, so that no failed unit stays listed.
+    pub fn stop_unit(&self, unit: &str) -> Result<(), SystemdError> {
+        let res = match self.job("StopUnit", unit, &(unit, "replace")) {
+            Err(SystemdError::Call { name: Some(n), .. }) if n == NO_SUCH_UNIT => Ok(()),
+            other => other,
+        };
+        self.reset_failed(unit);
+        res
+    }
+
+    pub fn reset_failed(&self, unit: &str) {
+        if let Err(e) = zbus::block_on(self.proxy.call_method("ResetFailedUnit", &(unit,))) {
+            tracing::debug!("systemd ResetFailedUnit {unit}: {e}");
+        }
+    }
+
+    /// Calls `method` (which returns a job path) and waits for that job's
+    /// JobRemoved; a result other than "done" is an error.
+    fn job<B>(&self, method: &'static str, unit: &str, args: &B) -> Result<(), SystemdError>
+    where
+        B: serde::Serialize + zbus::zvariant::DynamicType,
+    {
+        zbus::block_on(async {
+            let mut removed = self
+                .proxy
+                .receive_signal("JobRemoved")
+                .await
+                .map_err(|e| SystemdError::call(method, unit, &e))?;
+            let job: OwnedObjectPath = self
+                .proxy
+                .call(method, args)
+                .await
+                .map_err(|e| SystemdError::call(method, unit, &e))?;
+            let wait = async {
+                while let Some(msg) = removed.next().await {
+                    let body = msg.body();
+                    let Ok((_id, path, _unit, result)) =
+                        body.deserialize::<(u32, OwnedObjectPath, String, String)>()
+                    else {
+                        continue;
+                    };
+                    if path == job {
+                        return Ok(result);
+                    }
+                }
+                Err(SystemdError::Job {
+                    method: method.into(),
+                    unit: unit.to_string(),
+                    result: "the connection to systemd closed before the job finished".into(),
+                })
+            };
+            let timeout = async {
+                async_io::Timer::after(JOB_TIMEOUT).await;
+                Err(SystemdError::Job {
+                    method: method.into(),
+                    unit: unit.to_string(),
+                    result: format!("the job did not finish within {} s", JOB_TIMEOUT.as_secs()),
+                })
+            };
+            let result = futures_lite::future::or(wait, timeout).await?;
+            if result == "done" {
+                Ok(())
+            } else {
+                Err(SystemdError::Job {
+                    method: method.into(),
+                    unit: unit.to_string(),
+                    result: format!("job {result} (see journalctl -u {unit})"),
+                })
+            }
+        })
+    }
+}
+
+/// systemd's private socket: a peer-to-peer D-Bus connection, root only.
+async fn private() -> zbus::Result<Connection> {
+    zbus::connection::Builder::address(PRIVATE_SOCKET)?
+        .p2p()
+        .build()
+        .await
+}
+
+impl SystemdError {
+    pub(crate) fn call(method: &'static str, unit: &str, e: &zbus::Error) -> Self {
+        let (name, reason) = reason(e);
+        SystemdError::Call {
+            method: method.into(),
+            unit: crate::error::one_line(unit),
+            name,
+            reason: crate::error::one_line(&reason),
+        }
+    }
+}
