@@ -71,14 +71,14 @@ FILTER="^($(
 # ~12 s under TCG on the 2-core CI machine (systemd-v1, loaded host: 10 in
 # 117 s), so 100 would be ~20 min per runtime; docs/conformance-layouts.md.
 SD_CI_CHURN=5
-SD_FILES=("$t/systemd.bats")
+SD_FILES=("$t/systemd.bats" "$t/systemd-driver.bats")
 
 case ${1:-} in
 --list)
 	printf '%s\n' "${FILES[@]}"
 	echo "-f $FILTER"
 	printf '%s (whole)\n' "${WHOLE[@]}"
-	printf 'systemd-v2, systemd-v1: %s (whole, RCRUN_TEST_SD_CHURN=%s)\n' "${SD_FILES[@]}" "${RCRUN_TEST_SD_CHURN:-$SD_CI_CHURN}"
+	printf 'systemd-v2, systemd-v1: %s (whole, RCRUN_TEST_SD_CHURN=%s)\n' "${SD_FILES[*]}" "${RCRUN_TEST_SD_CHURN:-$SD_CI_CHURN}"
 	exit 0
 	;;
 systemd-v1 | systemd-v2)

@@ -207,6 +207,7 @@ mod tests {
                 dir("unified", "/u/c"),
             ],
             created: Vec::new(),
+            systemd: None,
         }
     }
 
