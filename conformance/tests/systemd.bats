@@ -186,12 +186,22 @@ sd_docker_churn() {
 # containerd's runc shim running rcrun (--runc-binary, docker's "path" way).
 # ctr only passes --runc-systemd-cgroup for io.containerd.runc.v2: it refuses
 # the flag with any other runtime name ("specifying runc-binary and
-# runc-systemd-cgroup is only supported for io.containerd.runc.v2").
+# runc-systemd-cgroup is only supported for io.containerd.runc.v2"), so the
+# rcrun shim gets SystemdCgroup from --runtime-config-path.
 sd_ctr_oom() {
 	local shim=io.containerd.$1.v2 id ns=rcrun-sd rootfs evlog rc epid unit extra=()
 	if [[ $1 == rcrun-runc-shim ]]; then
 		shim=io.containerd.runc.v2
-		extra=(--runc-binary "$SD_RCRUN")
+		extra=(--runc-binary "$SD_RCRUN" --runc-systemd-cgroup)
+	elif [[ $1 == rcrun ]]; then
+		# ctr sends runc's options only to io.containerd.runc.v2; any other
+		# shim gets runtimeoptions' ConfigPath, a TOML file with runc's
+		# option names (what CRI sends as ConfigBody from a runtime's
+		# options table).
+		printf 'SystemdCgroup = true\n' >"$BATS_TEST_TMPDIR/rcrun-shim.toml"
+		extra=(--runtime-config-path "$BATS_TEST_TMPDIR/rcrun-shim.toml")
+	else
+		extra=(--runc-systemd-cgroup)
 	fi
 	id=sd-ctr-$1-$RCRUN_TEST_TAG
 	unit=sdtest-$id.scope
@@ -202,7 +212,7 @@ sd_ctr_oom() {
 	epid=$!
 	sleep 1
 	rc=0
-	timeout -k 5 "$SD_T" ctr -n "$ns" run --rm --runtime "$shim" "${extra[@]}" --runc-systemd-cgroup --cgroup "system.slice:sdtest:$id" \
+	timeout -k 5 "$SD_T" ctr -n "$ns" run --rm --runtime "$shim" "${extra[@]}" --cgroup "system.slice:sdtest:$id" \
 		--memory-limit 134217728 --rootfs "$rootfs" "$id" \
 		/bin/dd if=/dev/zero of=/dev/null bs=200M count=1 >"$BATS_TEST_TMPDIR/ctr.out" 2>&1 || rc=$?
 	sleep 1
@@ -269,12 +279,7 @@ sd_direct() {
 @test "systemd docker runc: update -m/--cpus/--pids-limit reach the unit and the files" { sd_docker_update runc; }
 @test "systemd docker rcrun: N x run --rm leaves no docker-*.scope unit or cgroup" { sd_docker_churn rcrun; }
 @test "systemd docker runc: N x run --rm leaves no docker-*.scope unit or cgroup" { sd_docker_churn runc; }
-# No "ctr rcrun: io.containerd.rcrun.v2 + SystemdCgroup" test: ctr refuses
-# --runc-systemd-cgroup for any runtime but io.containerd.runc.v2, and the
-# rcrun shim does not yet read runtimeoptions' ConfigPath (ctr
-# --runtime-config-path, CRI's options for a non-runc runtime_type): see
-# docs/conformance-layouts.md. The runc-shim-running-rcrun test below is
-# what ctr can express.
+@test "systemd ctr rcrun: io.containerd.rcrun.v2, SystemdCgroup (--runtime-config-path), OOM -> 137 + /tasks/oom" { sd_ctr_oom rcrun; }
 @test "systemd ctr runc: io.containerd.runc.v2, SystemdCgroup, OOM -> 137 + /tasks/oom" { sd_ctr_oom runc; }
 @test "systemd ctr rcrun: io.containerd.runc.v2 --runc-binary rcrun, SystemdCgroup, OOM -> 137 + /tasks/oom" { sd_ctr_oom rcrun-runc-shim; }
 @test "systemd podman rcrun: --runtime rcrun run -m 128m dd -> 137 (systemd cgroup manager)" { sd_podman_oom rcrun; }

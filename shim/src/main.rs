@@ -36,6 +36,7 @@ mod mount;
 mod oom_log;
 mod process;
 mod reaper;
+mod runtime_options;
 mod service;
 mod stats;
 mod task;

@@ -24,6 +24,7 @@ use nix::sys::signal::Signal;
 use crate::error::{Error, Result};
 use crate::io as pio;
 use crate::process::Exit;
+use crate::runtime_options;
 use crate::service::Service;
 
 const RUNC_OPTIONS: &str = "containerd.runc.v1.Options";
@@ -31,11 +32,16 @@ const RUNC_OPTIONS: &str = "containerd.runc.v1.Options";
 /// How long delete waits for an exited process's terminal output.
 const OUTPUT_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// containerd's runc options (state root, pivot, keyring); others ignored.
+/// containerd's runc options (state root, pivot, keyring, SystemdCgroup),
+/// typed or as the generic options' TOML (runtime_options.rs); others
+/// ignored.
 fn runc_options(any: &MessageField<Any>) -> Result<Options> {
     match any.as_ref() {
         Some(a) if a.type_url.ends_with(RUNC_OPTIONS) => Options::parse_from_bytes(&a.value)
             .map_err(|e| Error::InvalidArgument(format!("options: {e}"))),
+        Some(a) if a.type_url.ends_with(runtime_options::TYPE_URL_SUFFIX) => {
+            runtime_options::to_runc(&a.value).map_err(Error::InvalidArgument)
+        }
         _ => Ok(Options::default()),
     }
 }
