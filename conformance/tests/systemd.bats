@@ -189,7 +189,7 @@ sd_docker_churn() {
 # runc-systemd-cgroup is only supported for io.containerd.runc.v2"), so the
 # rcrun shim gets SystemdCgroup from --runtime-config-path.
 sd_ctr_oom() {
-	local shim=io.containerd.$1.v2 id ns=rcrun-sd rootfs evlog rc epid unit extra=()
+	local shim=io.containerd.$1.v2 id ns=rcrun-sd rootfs evlog rc epid cpid seen i unit extra=()
 	if [[ $1 == rcrun-runc-shim ]]; then
 		shim=io.containerd.runc.v2
 		extra=(--runc-binary "$SD_RCRUN" --runc-systemd-cgroup)
@@ -212,9 +212,20 @@ sd_ctr_oom() {
 	epid=$!
 	sleep 1
 	rc=0
+	# A few seconds before the OOM, to see the scope: without SystemdCgroup
+	# reaching the runtime the slice-form path is a plain cgroupfs name and
+	# no unit ever exists.
 	timeout -k 5 "$SD_T" ctr -n "$ns" run --rm --runtime "$shim" "${extra[@]}" --cgroup "system.slice:sdtest:$id" \
 		--memory-limit 134217728 --rootfs "$rootfs" "$id" \
-		/bin/dd if=/dev/zero of=/dev/null bs=200M count=1 >"$BATS_TEST_TMPDIR/ctr.out" 2>&1 || rc=$?
+		/bin/sh -c 'sleep 3; exec /bin/dd if=/dev/zero of=/dev/null bs=200M count=1' >"$BATS_TEST_TMPDIR/ctr.out" 2>&1 &
+	cpid=$!
+	seen=
+	for ((i = 0; i < 300; i++)); do
+		[[ $(sd_prop "$unit" ActiveState) == active ]] && { seen=1; break; }
+		kill -0 "$cpid" 2>/dev/null || break
+		sleep 0.2
+	done
+	wait "$cpid" || rc=$?
 	sleep 1
 	kill "$epid" 2>/dev/null || true
 	wait "$epid" 2>/dev/null || true
@@ -224,6 +235,7 @@ sd_ctr_oom() {
 		ctr -n "$ns" container delete "$id" >/dev/null 2>&1
 		return 1
 	fi
+	[[ -n $seen ]] || { echo "$unit was never active while the container ran: the systemd driver was not used" >&2; return 1; }
 	grep -q "/tasks/oom.*$id" "$evlog" || { echo "no /tasks/oom event for $id: $(cat "$evlog")" >&2; return 1; }
 	sd_unit_gone "$unit" "/system.slice/$unit"
 }
