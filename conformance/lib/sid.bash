@@ -109,12 +109,14 @@ EOF
 }
 
 # pm ARGS...: podman on the private setup (PODMAN_IGNORE_CGROUPSV1_WARNING:
-# podman 5 warns on every call on a v1/hybrid host).
+# podman 5 warns on every call on a v1/hybrid host).  The runtime gets a
+# private --root too: as root podman passes none, so rcrun would keep its
+# state and OOM journal in the host's /run/rcrun.
 pm() {
 	CONTAINERS_CONF=$PODMAN_DIR/containers.conf CONTAINERS_STORAGE_CONF=$PODMAN_DIR/storage.conf \
 		CONTAINERS_REGISTRIES_CONF=/dev/null PODMAN_IGNORE_CGROUPSV1_WARNING=1 \
 		timeout -k 5 120 "$SID_DIR/bin/podman" --root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/run" \
-		--tmpdir "$PODMAN_DIR/tmp" "$@"
+		--tmpdir "$PODMAN_DIR/tmp" --runtime-flag "root=$PODMAN_DIR/rtroot" "$@"
 }
 
 # stacks_unavailable WHY: for setup_file when a stack cannot be set up:

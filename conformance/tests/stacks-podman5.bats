@@ -96,6 +96,7 @@ nothing_left() {
 		echo "process(es) of $id left: $(pgrep -af "$id")"
 		return 1
 	fi
+	[[ ! -e $PODMAN_DIR/rtroot/$id ]] || { echo "runtime state left: $PODMAN_DIR/rtroot/$id"; return 1; }
 }
 
 @test "podman 5: version and info on this host (cgroupfs; what it says about cgroup v1)" {
@@ -173,7 +174,7 @@ nothing_left() {
 	: >"$PODMAN_DIR/argv.rcrun"
 	run env CONTAINERS_CONF="$PODMAN_DIR/nojson.conf" CONTAINERS_STORAGE_CONF="$PODMAN_DIR/storage.conf" \
 		PODMAN_IGNORE_CGROUPSV1_WARNING=1 "$SID_DIR/bin/podman" --root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/run" \
-		--tmpdir "$PODMAN_DIR/tmp" run --rm --runtime "$(rt_path rcrun)" --network none --cgroup-parent "$PM_CGP" \
+		--tmpdir "$PODMAN_DIR/tmp" --runtime-flag "root=$PODMAN_DIR/rtroot" run --rm --runtime "$(rt_path rcrun)" --network none --cgroup-parent "$PM_CGP" \
 		--rootfs "$PODMAN_DIR/rootfs" true
 	assert_eq "podman run true without runtime_supports_json" 0 "$status"
 	run -0 grep -E '(^| )create ' "$PODMAN_DIR/argv.rcrun"
@@ -189,7 +190,7 @@ nothing_left() {
 	: >"$PODMAN_DIR/argv.rcrun"
 	run env CONTAINERS_CONF="$PODMAN_DIR/base.conf" CONTAINERS_CONF_OVERRIDE="$PODMAN_DIR/snippet.conf" \
 		CONTAINERS_STORAGE_CONF="$PODMAN_DIR/storage.conf" PODMAN_IGNORE_CGROUPSV1_WARNING=1 \
-		"$SID_DIR/bin/podman" --root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/run" --tmpdir "$PODMAN_DIR/tmp" \
+		"$SID_DIR/bin/podman" --root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/run" --tmpdir "$PODMAN_DIR/tmp" --runtime-flag "root=$PODMAN_DIR/rtroot" \
 		run --rm --runtime rcrun --network none --cgroup-parent "$PM_CGP" --rootfs "$PODMAN_DIR/rootfs" echo by-name
 	assert_eq "podman run --runtime rcrun (by name)" "0 by-name" "$status $output"
 	run -0 grep -E '(^| )create ' "$PODMAN_DIR/argv.rcrun"
