@@ -11,6 +11,7 @@ pub mod crashpoint;
 pub mod dev_readonly;
 pub mod error;
 pub mod exec_cgroup;
+pub mod exec_notify;
 pub mod exec_process;
 pub mod fallback;
 pub mod fd_hygiene;

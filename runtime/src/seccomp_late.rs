@@ -17,6 +17,8 @@
 //! runs. Right after the profile, seccomp_enosys' stub (ENOSYS for
 //! syscalls newer than the profile, as runc).
 
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
 use caps::{CapSet, Capability};
 use libcontainer::container::State;
 use libcontainer::workload::default::DefaultExecutor;
@@ -35,6 +37,9 @@ pub struct LateSeccomp {
     /// Say a failure on stderr too: after `start` nobody else will (the
     /// init's own channel to rcrun is closed by then).
     report: bool,
+    /// Where an exec'd process hands its SCMP_ACT_NOTIFY listener fd
+    /// (exec_notify::Channel::child_fd); None: a listener fd is an error.
+    notify_to: Option<RawFd>,
 }
 
 /// The sets CAP_SYS_ADMIN was added to for loading the filter.
@@ -63,7 +68,15 @@ impl LateSeccomp {
             lent: Lent::default(),
             start_hooks: None,
             report: false,
+            notify_to: None,
         }
+    }
+
+    /// For an exec'd process: its listener fd goes to rcrun over `channel`
+    /// (exec_notify::Channel::child_fd).
+    pub fn with_notify_channel(mut self, channel: RawFd) -> LateSeccomp {
+        self.notify_to = Some(channel);
+        self
     }
 }
 
@@ -100,6 +113,7 @@ pub fn prepare(process: &Process, seccomp: Option<&LinuxSeccomp>) -> (Process, L
             lent,
             start_hooks: None,
             report: false,
+            notify_to: None,
         },
     )
 }
@@ -158,8 +172,20 @@ impl LateSeccomp {
         if let Some(seccomp) = &self.seccomp {
             // Made before the profile is loaded (it allocates).
             let stub = crate::seccomp_enosys::stub_for(seccomp);
-            libcontainer::seccomp::initialize_seccomp(seccomp)
+            let listener = libcontainer::seccomp::initialize_seccomp(seccomp)
                 .map_err(|e| fail("loading the container's filter", e))?;
+            if let Some(fd) = listener {
+                // SAFETY: libseccomp just made this fd; nothing else owns it.
+                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                let channel = self.notify_to.ok_or_else(|| {
+                    fail(
+                        "SCMP_ACT_NOTIFY",
+                        "no way to hand the listener fd to the agent",
+                    )
+                })?;
+                crate::exec_notify::hand_over(channel, fd)
+                    .map_err(|e| fail("handing the listener fd to the agent", e))?;
+            }
             if let Some(stub) = stub {
                 // Only ever stricter than the profile: if the profile
                 // refuses seccomp(2), its own errno simply stays.

@@ -103,18 +103,21 @@ impl ExecTarget<'_> {
         let lc_root = root.libcontainer_root(&st.id);
         let spec = self.c.spec()?;
         let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
-        if seccomp
-            .as_ref()
-            .is_some_and(libcontainer::seccomp::is_notify)
-        {
-            return Err(Error::unsupported(
-                "exec: linux.seccomp hands syscalls to a listener (SCMP_ACT_NOTIFY)",
-                "exec into such a container is not supported",
-            ));
-        }
+        // SCMP_ACT_NOTIFY: the process sends its listener fd back here, and
+        // rcrun hands it to the agent once the process exists (exec_notify).
+        let notify = match &seccomp {
+            Some(s) if libcontainer::seccomp::is_notify(s) => {
+                crate::seccomp_listener::check(spec)?;
+                Some(crate::exec_notify::Channel::open()?)
+            }
+            _ => None,
+        };
         // The container's filter, loaded last by our executor (libcontainer's
         // exec path drops linux.seccomp).
-        let (process, executor) = crate::seccomp_late::prepare(&opts.process, seccomp.as_ref());
+        let (process, mut executor) = crate::seccomp_late::prepare(&opts.process, seccomp.as_ref());
+        if let Some(n) = &notify {
+            executor = executor.with_notify_channel(n.child_fd());
+        }
         // The stdio's owner and the pty's size, finished before the filter.
         let (process, stdio) = crate::stdio_late::prepare(&process);
         let executor = stdio.around(Box::new(executor));
@@ -128,6 +131,10 @@ impl ExecTarget<'_> {
             inner: executor,
         };
         ensure_libcontainer_state(root, st)?;
+        let forwarder = match (notify, &seccomp) {
+            (Some(n), Some(s)) => Some(n.start_forwarder(s, st)?),
+            _ => None,
+        };
         // libcontainer's exec builder takes the process as a file only: one
         // in the container's state directory (root's, 0700), removed at once.
         let file = root.container_dir(&st.id).join(format!(
@@ -161,7 +168,13 @@ impl ExecTarget<'_> {
             executor,
         );
         let _ = fs::remove_file(&file);
-        res.map_err(|e| exec_pids_full(st).unwrap_or(e))
+        // The forwarder's reason first: with it failing, the process ended
+        // before its program ran, and libcontainer's error says less.
+        if let Some(f) = forwarder {
+            f.finish(res.is_ok())?;
+        }
+        let pid = res.map_err(|e| exec_pids_full(st).unwrap_or(e))?;
+        Ok(pid)
     }
 }
 
