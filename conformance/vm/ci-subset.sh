@@ -71,7 +71,7 @@ FILTER="^($(
 # ~12 s under TCG on the 2-core CI machine (systemd-v1, loaded host: 10 in
 # 117 s), so 100 would be ~20 min per runtime; docs/conformance-layouts.md.
 SD_CI_CHURN=5
-SD_FILES=("$t/systemd.bats" "$t/systemd-driver.bats")
+SD_FILES=("$t/systemd.bats" "$t/systemd-driver.bats" "$t/systemd-devices.bats")
 
 case ${1:-} in
 --list)
