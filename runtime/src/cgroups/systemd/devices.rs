@@ -35,6 +35,23 @@ pub struct Host {
 /// before, it looks the name up in /proc/devices and stats the path.
 const NUMERIC_SINCE: u32 = 240;
 
+impl Host {
+    /// The host as systemd `version` sees it: /proc/devices is read only
+    /// for a systemd that needs the names (unreadable: no names, and the
+    /// rules that need one are left out).
+    pub fn for_version(systemd_version: Option<u32>) -> Host {
+        let proc_devices = if systemd_version.is_some_and(|v| v >= NUMERIC_SINCE) {
+            String::new()
+        } else {
+            std::fs::read_to_string("/proc/devices").unwrap_or_default()
+        };
+        Host {
+            systemd_version,
+            proc_devices,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Char,

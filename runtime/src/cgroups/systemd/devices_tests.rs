@@ -20,6 +20,14 @@ fn allow_list(props: &[Prop]) -> Vec<(String, String)> {
     }
 }
 
+/// A DeviceAllow reset and the policy, nothing else.
+fn policy_and_no_list(policy: &str) -> Vec<Prop> {
+    vec![
+        ("DeviceAllow", Value::DeviceAllow(Vec::new())),
+        ("DevicePolicy", Value::Str(policy.into())),
+    ]
+}
+
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(p, a)| (p.to_string(), a.to_string()))
@@ -75,13 +83,7 @@ fn docker_privileged_is_auto_with_no_list() {
         r#"[{"allow":false,"access":"rwm"},{"allow":true,"access":"rwm"}]"#,
     )));
     let p = properties(&all, &new_host());
-    assert_eq!(
-        p,
-        vec![
-            ("DeviceAllow", Value::DeviceAllow(Vec::new())),
-            ("DevicePolicy", Value::Str("auto".into())),
-        ]
-    );
+    assert_eq!(p, policy_and_no_list("auto"));
 }
 
 #[test]
@@ -91,13 +93,7 @@ fn deny_exceptions_in_allow_all_become_deny_all() {
         r#"[{"allow":true,"type":"a"},{"allow":false,"type":"b","major":8,"minor":0,"access":"rwm"}]"#,
     );
     let p = properties(&r, &new_host());
-    assert_eq!(
-        p,
-        vec![
-            ("DeviceAllow", Value::DeviceAllow(Vec::new())),
-            ("DevicePolicy", Value::Str("strict".into())),
-        ]
-    );
+    assert_eq!(p, policy_and_no_list("strict"));
 }
 
 #[test]
@@ -189,4 +185,16 @@ fn access_round_trip() {
     assert_eq!(access_str(access_bits(Some("m"))), "m");
     assert_eq!(access_bits(None), 0);
     assert_eq!(access_bits(Some("x")), 0);
+}
+
+#[test]
+fn proc_devices_is_read_only_for_old_systemd() {
+    assert!(Host::for_version(Some(252)).proc_devices.is_empty());
+    let old = Host::for_version(Some(239));
+    // Every Linux has mem (1) among its character devices.
+    assert_eq!(
+        group_name(&old.proc_devices, Kind::Char, 1).as_deref(),
+        Some("char-mem")
+    );
+    assert!(!Host::for_version(None).proc_devices.is_empty());
 }

@@ -120,23 +120,13 @@ fn unit_path(u: &Unit) -> slice::UnitPath {
 /// The device properties for `rules` (the effective list), named the way
 /// this systemd understands.
 fn device_props(sd: &Systemd, rules: &[LinuxDeviceCgroup]) -> Vec<properties::Prop> {
-    let systemd_version = sd.version();
-    let proc_devices = if systemd_version.is_some_and(|v| v >= 240) {
-        String::new()
-    } else {
-        std::fs::read_to_string("/proc/devices").unwrap_or_default()
-    };
-    let host = devices::Host {
-        systemd_version,
-        proc_devices,
-    };
-    devices::properties(rules, &host)
+    devices::properties(rules, &devices::Host::for_version(sd.version()))
 }
 
 /// Starts the unit with `pid` (the init, still waiting) in it, the
-/// properties of `r` and the device rules `devs` (see [`devices`]); makes the unit's directory in the hierarchies
-/// systemd does not manage and writes `r` to the files. The caller then
-/// puts `pid` in every hierarchy.
+/// properties of `r` and the device rules `devs` (see [`devices`]); makes
+/// the unit's directory in the hierarchies systemd does not manage and
+/// writes `r` to the files. The caller then puts `pid` in every hierarchy.
 pub(crate) fn start(
     set: &CgroupSet,
     unit: &Unit,
