@@ -105,6 +105,14 @@ devices_state() {
 	fi
 }
 
+# expect_strict UNIT: the unit carries the rules (on v2 the attack alone
+# cannot tell: the runtime's own eBPF program stays attached).
+expect_strict() {
+	local pol
+	pol=$(systemctl show -p DevicePolicy --value "$1")
+	[[ $pol == strict ]] || fail_loud "$1: DevicePolicy=$pol, expected strict (the device rules are not in the unit)"
+}
+
 # reapply UNIT: what an administrator (or a monitoring agent) does.
 reapply() {
 	timeout -k 5 "$SD_T" systemctl set-property --runtime "$1" CPUWeight=50 TasksMax=500 ||
@@ -126,6 +134,7 @@ reapply() {
 		rc_of "$which" --systemd-cgroup run -d --bundle "$BATS_TEST_TMPDIR/$ID" "$ID"
 		[[ $RC -eq 0 ]] || fail_loud "$which run -d: rc=$RC $ERR"
 		devices_state "$unit" "/system.slice/$unit"
+		expect_strict "$unit" || rc=1
 		out=$("$which" --systemd-cgroup exec "$ID" sh -c "$(probe_script)" 2>&1)
 		expect_denied "$which: at start" "$out" || rc=1
 
@@ -164,6 +173,7 @@ reapply() {
 		unit=docker-$id.scope
 		SD_UNITS+=("$unit")
 		devices_state "$unit" "/system.slice/$unit"
+		expect_strict "$unit" || rc=1
 		out=$(timeout -k 5 "$SD_T" docker exec "$id" sh -c "$(probe_script)" 2>&1)
 		expect_denied "$rt: at start" "$out" || rc=1
 
