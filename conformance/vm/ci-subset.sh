@@ -5,7 +5,7 @@
 #
 #   conformance/vm/ci-subset.sh <v2|v1> [bats args]   # on the host: boots the VM
 #   conformance/vm/ci-subset.sh <systemd-v2|systemd-v1> [bats args]
-#                                   # tests/systemd.bats whole in a systemd VM
+#                                   # tests/systemd*.bats whole in a systemd VM
 #   conformance/vm/ci-subset.sh --list                # print the subset
 #
 # On the host it runs `conformance/vm/run.sh <layout> -- conformance/vm/ci-subset.sh
@@ -39,9 +39,10 @@
 # The full suite stays `conformance/vm/run.sh <layout>` (no command).
 #
 # systemd-v2 / systemd-v1 (Debian VMs with systemd as PID 1, docker,
-# containerd, podman): tests/systemd.bats whole, rcrun next to runc.  The
+# containerd, podman): tests/systemd{,-driver,-devices}.bats whole, rcrun next to runc.  The
 # `docker run --rm` churn count is RCRUN_TEST_SD_CHURN (CI default:
-# $SD_CI_CHURN below); RCRUN_VM_TIMEOUT defaults to 900 s.
+# $SD_CI_CHURN below); RCRUN_VM_TIMEOUT defaults to 1500 s (systemd-v2 with
+# the three files: 934 s on a loaded 2-core host, boot included).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -71,7 +72,7 @@ FILTER="^($(
 # ~12 s under TCG on the 2-core CI machine (systemd-v1, loaded host: 10 in
 # 117 s), so 100 would be ~20 min per runtime; docs/conformance-layouts.md.
 SD_CI_CHURN=5
-SD_FILES=("$t/systemd.bats" "$t/systemd-driver.bats")
+SD_FILES=("$t/systemd.bats" "$t/systemd-driver.bats" "$t/systemd-devices.bats")
 
 case ${1:-} in
 --list)
@@ -84,7 +85,7 @@ case ${1:-} in
 systemd-v1 | systemd-v2)
 	layout=$1
 	shift
-	export RCRUN_VM_TIMEOUT=${RCRUN_VM_TIMEOUT:-900}
+	export RCRUN_VM_TIMEOUT=${RCRUN_VM_TIMEOUT:-1500}
 	export RCRUN_TEST_SD_CHURN=${RCRUN_TEST_SD_CHURN:-$SD_CI_CHURN}
 	exec bash "$here/run.sh" "$layout" -- conformance/run.sh "$@" "${SD_FILES[@]}"
 	;;

@@ -5,7 +5,7 @@
 
 use std::fs;
 
-use oci_spec::runtime::{LinuxDeviceCgroup, Spec};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, Spec};
 
 use super::{CgroupSet, Layout};
 use crate::error::{Error, Result};
@@ -32,7 +32,7 @@ pub fn apply_rules(rules: Option<Vec<LinuxDeviceCgroup>>, cg: &CgroupSet) -> Res
             .flatten()
             .map(|r| (r.allow(), r.to_string()))
             .collect();
-        lines.extend(DEFAULT_DEVICE_RULES.iter().map(|s| (true, s.to_string())));
+        lines.extend(default_rules().iter().map(|r| (true, r.to_string())));
         for (allow, line) in lines {
             let file = if allow {
                 "devices.allow"
@@ -62,18 +62,58 @@ pub fn apply_rules(rules: Option<Vec<LinuxDeviceCgroup>>, cg: &CgroupSet) -> Res
     Ok(())
 }
 
-/// libcgroups' default_devices() and default_allow_devices(), as v1 rules.
-const DEFAULT_DEVICE_RULES: &[&str] = &[
-    "c 1:3 rwm",    // /dev/null
-    "c 1:5 rwm",    // /dev/zero
-    "c 1:7 rwm",    // /dev/full
-    "c 5:0 rwm",    // /dev/tty
-    "c 1:9 rwm",    // /dev/urandom
-    "c 1:8 rwm",    // /dev/random
-    "c *:* m",      // mknod of any char device
-    "b *:* m",      // mknod of any block device
-    "c 5:1 rwm",    // /dev/console
-    "c 136:* rwm",  // /dev/pts/*
-    "c 5:2 rwm",    // /dev/ptmx
-    "c 10:200 rwm", // /dev/net/tun
+/// libcgroups' default_devices() and default_allow_devices(): type,
+/// major, minor (`None` is `*`), access.
+const DEFAULT_DEVICE_RULES: &[(LinuxDeviceType, Option<i64>, Option<i64>, &str)] = &[
+    (LinuxDeviceType::C, Some(1), Some(3), "rwm"), // /dev/null
+    (LinuxDeviceType::C, Some(1), Some(5), "rwm"), // /dev/zero
+    (LinuxDeviceType::C, Some(1), Some(7), "rwm"), // /dev/full
+    (LinuxDeviceType::C, Some(5), Some(0), "rwm"), // /dev/tty
+    (LinuxDeviceType::C, Some(1), Some(9), "rwm"), // /dev/urandom
+    (LinuxDeviceType::C, Some(1), Some(8), "rwm"), // /dev/random
+    (LinuxDeviceType::C, None, None, "m"),         // mknod of any char device
+    (LinuxDeviceType::B, None, None, "m"),         // mknod of any block device
+    (LinuxDeviceType::C, Some(5), Some(1), "rwm"), // /dev/console
+    (LinuxDeviceType::C, Some(136), None, "rwm"),  // /dev/pts/*
+    (LinuxDeviceType::C, Some(5), Some(2), "rwm"), // /dev/ptmx
+    (LinuxDeviceType::C, Some(10), Some(200), "rwm"), // /dev/net/tun
 ];
+
+/// The rules in the order the device cgroup gets them: the container's
+/// (deny-all first, see lc_spec), then the defaults.
+pub fn effective_rules(rules: Option<&[LinuxDeviceCgroup]>) -> Vec<LinuxDeviceCgroup> {
+    let mut all = rules.map(<[_]>::to_vec).unwrap_or_default();
+    all.extend(default_rules());
+    all
+}
+
+/// The allow rules every container gets after its own.
+pub fn default_rules() -> Vec<LinuxDeviceCgroup> {
+    DEFAULT_DEVICE_RULES
+        .iter()
+        .map(|&(typ, major, minor, access)| {
+            let mut r = LinuxDeviceCgroup::default();
+            r.set_allow(true)
+                .set_typ(Some(typ))
+                .set_major(major)
+                .set_minor(minor)
+                .set_access(Some(access.to_string()));
+            r
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_rules_as_v1_lines() {
+        let lines: Vec<String> = default_rules().iter().map(|r| r.to_string()).collect();
+        assert_eq!(lines[0], "c 1:3 rwm");
+        assert!(lines.contains(&"c *:* m".to_string()), "{lines:?}");
+        assert!(lines.contains(&"b *:* m".to_string()), "{lines:?}");
+        assert!(lines.contains(&"c 136:* rwm".to_string()), "{lines:?}");
+        assert!(default_rules().iter().all(|r| r.allow()));
+    }
+}

@@ -231,8 +231,19 @@ impl CgroupSet {
     /// `rcrun update`: like apply, with checks against the live cgroup and
     /// write orders that the kernel accepts when changing existing limits.
     pub fn update(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        self.update_with_devices(r, None)
+    }
+
+    /// [`CgroupSet::update`]; with the systemd driver `devices` (the
+    /// container's effective device rules) go to the unit again (the files
+    /// keep theirs).
+    pub fn update_with_devices(
+        &self,
+        r: &LinuxResources,
+        devices: Option<&[oci_spec::runtime::LinuxDeviceCgroup]>,
+    ) -> Result<(), CgroupError> {
         if let Some(unit) = &self.systemd {
-            systemd::update(self, unit, r)?;
+            systemd::update(self, unit, r, devices)?;
         }
         resource::apply(self, r, true)
     }
@@ -243,7 +254,8 @@ impl CgroupSet {
     /// Otherwise everything was written at create: only the pid is.
     pub fn place(&self, pid: i32, new: Option<&Placement>) -> crate::error::Result<()> {
         if let (Some(unit), Some(new)) = (&self.systemd, new) {
-            systemd::start(self, unit, pid, new.resources)?;
+            let all = devices::effective_rules(new.devices.as_deref());
+            systemd::start(self, unit, pid, new.resources, &all)?;
             devices::apply_rules(new.devices.clone(), self)?;
         }
         Ok(self.add_pid(pid)?)

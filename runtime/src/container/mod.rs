@@ -171,7 +171,17 @@ impl Container {
         if self.status() == Status::Stopped {
             return Err(self.refused(Status::Stopped, Action::Update));
         }
-        Ok(self.state.cgroups.update(resources)?)
+        // The systemd driver sends the device rules to the unit again.
+        let devices = match &self.state.cgroups.systemd {
+            Some(_) => Some(crate::cgroups::devices::effective_rules(
+                crate::cgroups::devices::rules_of(self.spec()?).as_deref(),
+            )),
+            None => None,
+        };
+        Ok(self
+            .state
+            .cgroups
+            .update_with_devices(resources, devices.as_deref())?)
     }
 
     /// `events`: fails when the container has stopped.

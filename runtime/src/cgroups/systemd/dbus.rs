@@ -34,6 +34,7 @@ fn to_zvalue(v: &Value) -> ZValue<'static> {
         Value::Str(s) => ZValue::from(s.clone()),
         Value::Bytes(b) => ZValue::from(b.clone()),
         Value::U32s(p) => ZValue::from(p.clone()),
+        Value::DeviceAllow(l) => ZValue::from(l.clone()),
     }
 }
 
@@ -81,6 +82,18 @@ impl Systemd {
             }
             Ok(Systemd { proxy })
         })
+    }
+
+    /// systemd's major version (the Manager's Version property), if it
+    /// says one we can read.
+    pub fn version(&self) -> Option<u32> {
+        match zbus::block_on(self.proxy.get_property::<String>("Version")) {
+            Ok(v) => super::devices::parse_version(&v),
+            Err(e) => {
+                tracing::debug!("systemd Version: {e}");
+                None
+            }
+        }
     }
 
     /// StartTransientUnit, waiting for its job. A unit of that name left

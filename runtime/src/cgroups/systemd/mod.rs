@@ -10,13 +10,14 @@
 //! init exists and waits to be placed ([`place`]), with the init's pid.
 
 mod dbus;
+pub mod devices;
 mod isolated;
 pub mod properties;
 pub mod slice;
 
 use std::path::Path;
 
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 
 use super::error::CgroupError;
 use super::{controller, CgroupSet, Hierarchies, Layout};
@@ -116,15 +117,22 @@ fn unit_path(u: &Unit) -> slice::UnitPath {
     }
 }
 
-/// Starts the unit with `pid` (the init, still waiting) in it and the
-/// properties of `r`; makes the unit's directory in the hierarchies
-/// systemd does not manage and writes `r` to the files. The caller then
-/// puts `pid` in every hierarchy.
+/// The device properties for `rules` (the effective list), named the way
+/// this systemd understands.
+fn device_props(sd: &Systemd, rules: &[LinuxDeviceCgroup]) -> Vec<properties::Prop> {
+    devices::properties(rules, &devices::Host::for_version(sd.version()))
+}
+
+/// Starts the unit with `pid` (the init, still waiting) in it, the
+/// properties of `r` and the device rules `devs` (see [`devices`]); makes
+/// the unit's directory in the hierarchies systemd does not manage and
+/// writes `r` to the files. The caller then puts `pid` in every hierarchy.
 pub(crate) fn start(
     set: &CgroupSet,
     unit: &Unit,
     pid: i32,
     r: Option<&LinuxResources>,
+    devs: &[LinuxDeviceCgroup],
 ) -> Result<(), CgroupError> {
     let v2 = set.layout == Layout::V2;
     let mut props = properties::for_new_unit(&unit_path(unit), &unit.id, pid, v2);
@@ -132,7 +140,11 @@ pub(crate) fn start(
         props.extend(properties::for_resources(r, v2)?);
     }
     tracing::debug!(unit = %unit.name, slice = %unit.slice, pid, "systemd: starting the unit");
-    isolated::run(|| Systemd::connect()?.start_unit(&unit.name, &props))?;
+    isolated::run(|| {
+        let sd = Systemd::connect()?;
+        props.extend(device_props(&sd, devs));
+        sd.start_unit(&unit.name, &props)
+    })?;
     let mut made = Vec::new();
     for d in &set.dirs {
         controller::create_dir(d, &mut made)?;
@@ -145,11 +157,38 @@ pub(crate) fn start(
 
 /// `rcrun update`'s properties, set before the caller writes the files:
 /// systemd re-applies its own view of the limits (daemon-reload, another
-/// property change), which must be the new ones.
-pub(crate) fn update(set: &CgroupSet, unit: &Unit, r: &LinuxResources) -> Result<(), CgroupError> {
-    let props = properties::for_resources(r, set.layout == Layout::V2)?;
-    isolated::run(|| Systemd::connect()?.set_properties(&unit.name, &props))?;
-    Ok(())
+/// property change), which must be the new ones. The device rules `devs`
+/// are sent again too (as runc does), so that a unit started without them
+/// gets them. On a v1 devices hierarchy systemd rewrites the rules
+/// deny-all first, so the container is frozen meanwhile (as runc does):
+/// otherwise its processes could see a spurious EPERM on /dev/null.
+pub(crate) fn update(
+    set: &CgroupSet,
+    unit: &Unit,
+    r: &LinuxResources,
+    devs: Option<&[LinuxDeviceCgroup]>,
+) -> Result<(), CgroupError> {
+    let mut props = properties::for_resources(r, set.layout == Layout::V2)?;
+    let freeze =
+        devs.is_some() && set.v1_dir("devices").is_some() && !set.is_frozen().unwrap_or(true);
+    let frozen = freeze
+        && set
+            .freeze()
+            .inspect_err(
+                |e| tracing::warn!(unit = %unit.name, "freeze before SetUnitProperties: {e}"),
+            )
+            .is_ok();
+    let res = isolated::run(|| {
+        let sd = Systemd::connect()?;
+        if let Some(devs) = devs {
+            props.extend(device_props(&sd, devs));
+        }
+        sd.set_properties(&unit.name, &props)
+    });
+    if frozen {
+        set.thaw()?;
+    }
+    Ok(res?)
 }
 
 /// Stops the unit (systemd removes its cgroup) and forgets a failed one.

@@ -27,6 +27,8 @@ pub enum Value {
     Bytes(Vec<u8>),
     /// `au`: PIDs.
     U32s(Vec<u32>),
+    /// `a(ss)`: DeviceAllow, (path or group, access).
+    DeviceAllow(Vec<(String, String)>),
 }
 
 pub type Prop = (&'static str, Value);
