@@ -184,6 +184,13 @@ impl<E: Executor + Clone + 'static> Executor for InSubCgroups<E> {
     fn validate(&self, spec: &Spec) -> std::result::Result<(), ExecutorValidationError> {
         self.inner.validate(spec)
     }
+
+    fn setup_envs(
+        &self,
+        envs: std::collections::HashMap<String, String>,
+    ) -> std::result::Result<(), libcontainer::workload::ExecutorSetEnvsError> {
+        self.inner.setup_envs(envs)
+    }
 }
 
 #[cfg(test)]

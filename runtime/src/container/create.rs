@@ -278,17 +278,20 @@ fn create_in_dir(
             tracing::debug!("process setup by libcontainer: {reason}");
             fs::create_dir_all(&lc_root).map_err(|e| Error::io(&lc_root, e))?;
             let move_back = !opts.caller_exits;
-            lc_builder::create(
-                lc_builder::Common {
-                    target,
-                    lc_root: &lc_root,
-                    hierarchies,
-                    stdio: opts.stdio,
-                },
-                &dir,
-                opts.no_pivot,
-                move_back,
-            )?
+            let config = dir.join("config.json");
+            crate::userns_binds::create_with_staged_binds(&lc_spec, &config, || {
+                lc_builder::create(
+                    lc_builder::Common {
+                        target,
+                        lc_root: &lc_root,
+                        hierarchies,
+                        stdio: opts.stdio,
+                    },
+                    &dir,
+                    opts.no_pivot,
+                    move_back,
+                )
+            })?
         }
     };
     crashpoint::point("create:after-clone");

@@ -120,7 +120,14 @@ impl ExecTarget<'_> {
         }
         // The stdio's owner and the pty's size, finished before the filter.
         let (process, stdio) = crate::stdio_late::prepare(&process);
-        let executor = stdio.around(Box::new(executor));
+        // With a user namespace: joined by the process itself (libcontainer's
+        // exec does not), as the process's user.
+        let userns = crate::exec_userns::container_userns(spec, st.pid)?;
+        let (process, executor) = crate::exec_userns::prepare(
+            &process,
+            userns,
+            Box::new(stdio.around(Box::new(executor))),
+        )?;
         // Resolved and opened before anything starts: a missing sub-cgroup
         // fails the exec here.
         let subs = crate::exec_cgroup::parse(&opts.sub_cgroups)?;
