@@ -41,7 +41,9 @@
 # systemd-v2 / systemd-v1 (Debian VMs with systemd as PID 1, docker,
 # containerd, podman): tests/systemd.bats whole, rcrun next to runc.  The
 # `docker run --rm` churn count is RCRUN_TEST_SD_CHURN (CI default:
-# $SD_CI_CHURN below); RCRUN_VM_TIMEOUT defaults to 900 s.
+# $SD_CI_CHURN below), the rounds of each OOM scenario
+# RCRUN_TEST_SD_OOM_ROUNDS (CI default: $SD_CI_OOM_ROUNDS; they flaked
+# once, docs/conformance-layouts.md); RCRUN_VM_TIMEOUT defaults to 900 s.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -71,6 +73,7 @@ FILTER="^($(
 # ~12 s under TCG on the 2-core CI machine (systemd-v1, loaded host: 10 in
 # 117 s), so 100 would be ~20 min per runtime; docs/conformance-layouts.md.
 SD_CI_CHURN=5
+SD_CI_OOM_ROUNDS=3
 SD_FILES=("$t/systemd.bats" "$t/systemd-driver.bats")
 
 case ${1:-} in
@@ -78,7 +81,7 @@ case ${1:-} in
 	printf '%s\n' "${FILES[@]}"
 	echo "-f $FILTER"
 	printf '%s (whole)\n' "${WHOLE[@]}"
-	printf 'systemd-v2, systemd-v1: %s (whole, RCRUN_TEST_SD_CHURN=%s)\n' "${SD_FILES[*]}" "${RCRUN_TEST_SD_CHURN:-$SD_CI_CHURN}"
+	printf 'systemd-v2, systemd-v1: %s (whole, RCRUN_TEST_SD_CHURN=%s, RCRUN_TEST_SD_OOM_ROUNDS=%s)\n' "${SD_FILES[*]}" "${RCRUN_TEST_SD_CHURN:-$SD_CI_CHURN}" "${RCRUN_TEST_SD_OOM_ROUNDS:-$SD_CI_OOM_ROUNDS}"
 	exit 0
 	;;
 systemd-v1 | systemd-v2)
@@ -86,6 +89,7 @@ systemd-v1 | systemd-v2)
 	shift
 	export RCRUN_VM_TIMEOUT=${RCRUN_VM_TIMEOUT:-900}
 	export RCRUN_TEST_SD_CHURN=${RCRUN_TEST_SD_CHURN:-$SD_CI_CHURN}
+	export RCRUN_TEST_SD_OOM_ROUNDS=${RCRUN_TEST_SD_OOM_ROUNDS:-$SD_CI_OOM_ROUNDS}
 	exec bash "$here/run.sh" "$layout" -- conformance/run.sh "$@" "${SD_FILES[@]}"
 	;;
 --guest)
