@@ -118,7 +118,7 @@ sd_memlimit_file() { if [[ $SD_V1 -eq 1 ]]; then echo memory.limit_in_bytes; els
 # sd_init_in_unit PID UNIT_CGROUP: /proc/PID/cgroup names UNIT_CGROUP for
 # memory (v1) or the cgroup2 line, and for name=systemd: what containerd's
 # runc shim loads for its OOM watch once `create` returns.  (Not every v1
-# line: runc 1.1 leaves the init in its parent's `misc` cgroup.)
+# line: runc 1.1 may not join every hierarchy, e.g. `misc`.)
 sd_init_in_unit() {
 	local pid=$1 cg=$2 line ctl bad="" seen=0
 	while IFS= read -r line; do
