@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cgroups::{CgroupSet, OomCounters};
+use crate::cgroups::{CgroupSet, Layout, OomCounters};
 use crate::kmsg_oom::{self, OomKill};
 use crate::state::ContainerState;
 
@@ -257,7 +257,7 @@ fn kernel_records(memcg: &str, counted: u64, init: Option<(i32, u64)>) -> Vec<Oo
 /// `oom-kill:` line before it sends the signal; only a rate-limited
 /// report comes later, hence the short wait.
 pub fn init_oom_killed_in_log(st: &ContainerState) -> bool {
-    let (Some(memcg), Some(init)) = (memcg_path(&st.cgroups), init_since(st)) else {
+    let (Some(memcg), Some(init)) = (memcg_path_when_gone(&st.cgroups), init_since(st)) else {
         return false;
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(50);
@@ -273,6 +273,18 @@ pub fn init_oom_killed_in_log(st: &ContainerState) -> bool {
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+}
+
+/// [`memcg_path`], also of a removed cgroup: on cgroup v2 the memory
+/// directory is found through its cgroup.controllers, which a removed
+/// cgroup no longer has; on a pure v2 host it is the cgroup2 directory.
+fn memcg_path_when_gone(cg: &CgroupSet) -> Option<String> {
+    if let Some(p) = memcg_path(cg) {
+        return Some(p);
+    }
+    let d = cg.unified_dir().filter(|_| cg.layout == Layout::V2)?;
+    let rel = d.path.strip_prefix(&d.mount).ok()?;
+    Some(format!("/{}", rel.display()))
 }
 
 /// `k` killed the process `init` (pid, start in µs since boot): a kill of

@@ -98,7 +98,8 @@ impl Container {
             return true;
         }
         let counted_before = self.oom.as_ref().is_some_and(|w| lock(w).last_count > 0);
-        let gone = self.cgroups.memory_dir().is_some_and(|d| !d.exists());
+        // (On cgroup v2 a removed cgroup has no memory directory at all.)
+        let gone = !self.cgroups.memory_dir().is_some_and(|d| d.exists());
         if code != 128 + libc::SIGKILL as u32 || counted_before || !gone {
             return false;
         }
