@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cgroups::{CgroupSet, OomCounters};
+use crate::cgroups::{CgroupSet, Layout, OomCounters};
 use crate::kmsg_oom::{self, OomKill};
 use crate::state::ContainerState;
 
@@ -248,6 +248,51 @@ fn kernel_records(memcg: &str, counted: u64, init: Option<(i32, u64)>) -> Vec<Oo
     }
 }
 
+/// Whether the kernel log has the init of `st` OOM-killed in the
+/// container's memory cgroup: what is left to ask when that cgroup is gone
+/// before anyone read its counters. With the systemd driver, systemd stops
+/// the scope and removes its cgroup as soon as a kill empties it, and can
+/// get there before the watcher (docs/conformance-layouts.md, "The OOM
+/// event through containerd's runc shim"). The kernel prints the kill's
+/// `oom-kill:` line before it sends the signal; only a rate-limited
+/// report comes later, hence the short wait.
+pub fn init_oom_killed_in_log(st: &ContainerState) -> bool {
+    let (Some(memcg), Some(init)) = (memcg_path_when_gone(&st.cgroups), init_since(st)) else {
+        return false;
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(50);
+    loop {
+        let Ok(kills) = kmsg_oom::kills_in(&memcg, Some(init)) else {
+            return false;
+        };
+        if kills.iter().any(|k| is_kill_of(k, init)) {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// [`memcg_path`], also of a removed cgroup: on cgroup v2 the memory
+/// directory is found through its cgroup.controllers, which a removed
+/// cgroup no longer has; on a pure v2 host it is the cgroup2 directory.
+fn memcg_path_when_gone(cg: &CgroupSet) -> Option<String> {
+    if let Some(p) = memcg_path(cg) {
+        return Some(p);
+    }
+    let d = cg.unified_dir().filter(|_| cg.layout == Layout::V2)?;
+    let rel = d.path.strip_prefix(&d.mount).ok()?;
+    Some(format!("/{}", rel.display()))
+}
+
+/// `k` killed the process `init` (pid, start in µs since boot): a kill of
+/// the same pid logged before that start was another process's.
+fn is_kill_of(k: &OomKill, init: (i32, u64)) -> bool {
+    k.pid == init.0 && k.kernel_time_us >= init.1
+}
+
 /// The init's pid and its start in µs since boot (from /proc's start time
 /// in clock ticks), to recognise its kill in a rate-limited kernel report.
 fn init_since(st: &ContainerState) -> Option<(i32, u64)> {
@@ -313,4 +358,25 @@ fn kill_lines(id: &str, init_pid: i32, a: &OomAccount) -> Vec<String> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kill_is_the_inits_only_with_its_pid_after_its_start() {
+        let k = |pid, at| OomKill {
+            pid,
+            kernel_time_us: at,
+            ..Default::default()
+        };
+        let init = (4242, 5_000_000);
+        assert!(is_kill_of(&k(4242, 5_000_001), init));
+        assert!(is_kill_of(&k(4242, 5_000_000), init));
+        // the same pid in an earlier container at that cgroup path
+        assert!(!is_kill_of(&k(4242, 4_999_999), init));
+        // a child of the init
+        assert!(!is_kill_of(&k(4243, 6_000_000), init));
+    }
 }

@@ -88,6 +88,31 @@ impl Container {
             .unwrap_or(0)
     }
 
+    /// Whether the init's exit with `code` was an OOM kill: the counter
+    /// moved; or, when the memory cgroup is gone before anyone counted a
+    /// kill (systemd removes a scope's cgroup as soon as the kill empties
+    /// it), the kernel log has the init killed there
+    /// ([`rcrun::oom_account::init_oom_killed_in_log`]).
+    pub fn init_exit_was_oom_kill(&self, code: u32) -> bool {
+        if self.new_oom_kills() > 0 {
+            return true;
+        }
+        let counted_before = self.oom.as_ref().is_some_and(|w| lock(w).last_count > 0);
+        // (On cgroup v2 a removed cgroup has no memory directory at all.)
+        let gone = !self.cgroups.memory_dir().is_some_and(|d| d.exists());
+        if code != 128 + libc::SIGKILL as u32 || counted_before || !gone {
+            return false;
+        }
+        let killed = self
+            .root
+            .load(&self.id)
+            .is_ok_and(|st| rcrun::oom_account::init_oom_killed_in_log(&st));
+        if killed {
+            tracing::info!(id = %self.id, "init OOM-killed (kernel log; its cgroup was already removed)");
+        }
+        killed
+    }
+
     /// Start of the init: created → running. Returns its pid.
     pub fn start_init(&mut self) -> Result<i32> {
         if self.init.started || self.init.exit.is_some() {

@@ -79,7 +79,7 @@ impl Service {
     fn on_exit(&self, st: &mut State, pid: i32, code: u32) {
         for c in st.containers.values_mut() {
             if c.init.pid == pid && c.init.exit.is_none() {
-                let oom_killed = c.new_oom_kills() > 0;
+                let oom_killed = c.init_exit_was_oom_kill(code);
                 if oom_killed {
                     self.publisher.publish(&TaskOOM {
                         container_id: c.id.clone(),
