@@ -84,7 +84,22 @@ pub fn wait_relaying(pid: i32, on_winch: Option<&dyn Fn()>) -> Result<i32> {
                 Err(e) => return Err(Error::os("waitpid", e)),
             }
         }
-        match set.wait() {
+        // Timed: a SIGCHLD taken by another thread (a relay thread before it
+        // blocks signals; default action: discarded) must not leave us
+        // waiting forever, so the children are polled again every 100 ms.
+        let timeout = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        };
+        // SAFETY: `set` and `timeout` outlive the call; no siginfo wanted.
+        let r = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &timeout) };
+        let got = if r < 0 {
+            Err(Errno::last())
+        } else {
+            Signal::try_from(r).map_err(|_| Errno::EINVAL)
+        };
+        match got {
+            Err(Errno::EAGAIN) => {}
             Ok(Signal::SIGCHLD) => {}
             Ok(Signal::SIGWINCH) if on_winch.is_some() => on_winch.iter().for_each(|f| f()),
             Ok(sig) => {
