@@ -178,10 +178,15 @@ pub fn hand_over(channel: RawFd, listener: OwnedFd) -> std::io::Result<()> {
 }
 
 fn send_fd(channel: RawFd, listener: OwnedFd) -> std::io::Result<()> {
-    let fds = [listener.as_raw_fd()];
-    let iov = [IoSlice::new(b"L")];
+    send_with_fd(channel, b"L", listener.as_raw_fd())
+}
+
+/// One message on `sock`: `data` with `fd` attached (SCM_RIGHTS).
+fn send_with_fd(sock: RawFd, data: &[u8], fd: RawFd) -> std::io::Result<()> {
+    let iov = [IoSlice::new(data)];
+    let fds = [fd];
     sendmsg::<UnixAddr>(
-        channel,
+        sock,
         &iov,
         &[ControlMessage::ScmRights(&fds)],
         MsgFlags::empty(),
@@ -265,16 +270,7 @@ fn send_to_agent(
 ) -> std::io::Result<()> {
     let sock = UnixStream::connect(path)?;
     let data = serde_json::to_vec(state)?;
-    let iov = [IoSlice::new(&data)];
-    let fds = [fd.as_raw_fd()];
-    sendmsg::<UnixAddr>(
-        sock.as_raw_fd(),
-        &iov,
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    )?;
-    Ok(())
+    send_with_fd(sock.as_raw_fd(), &data, fd.as_raw_fd())
 }
 
 #[cfg(test)]
