@@ -203,3 +203,43 @@ sc_missing_source() {
 		[[ $(jq -r .id "$UNS_DIR/hook-$which.state") == "$ID" ]] || { echo "$which: hook did not run"; return 1; }
 	done
 }
+
+# sc_hook_fails_own_memcg rt|ref: libcontainer's setup (a user namespace) of
+# a container with a relative cgroupsPath, created from a memory cgroup of
+# the test's own (the caller's v1 cgroups then differ per hierarchy), whose
+# createContainer hook fails. libcontainer's cleanup SIGKILLs every process
+# in the container's cgroups: rcrun was in them (exit 137, state and
+# cgroups left behind) until its setup ran in a child (lc_isolated.rs).
+sc_hook_fails_own_memcg() {
+	local mem own caller rel
+	mem=$(awk '$5 == "/sys/fs/cgroup/memory" { print $5 }' /proc/self/mountinfo | head -n1)
+	[[ -n $mem ]] || { echo "no v1 memory hierarchy: the scenario needs one" >&2; return 1; }
+	own=$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
+	caller=$mem${own%/}/rcrun-test-$RCRUN_TEST_TAG-caller-$1
+	rel=rcrun-test-$RCRUN_TEST_TAG-rel-$1
+	uns_bundle "hookfail-$1" ".hooks.createContainer = [{\"path\": \"/bin/false\"}]
+		| .linux.cgroupsPath = (\"$rel/\" + \$id) | .process.args = [\"true\"]"
+	mkdir "$caller" || return 1
+	SC_RC=0
+	(
+		echo "$BASHPID" >"$caller/cgroup.procs" || exit 99
+		"$(rtbin "$1")" --root "$(rtroot "$1")" run --bundle "$DIR" "$ID" </dev/null >/dev/null 2>"$BATS_TEST_TMPDIR/hookfail.err"
+	) || SC_RC=$?
+	SC_ERR=$(cat "$BATS_TEST_TMPDIR/hookfail.err")
+	local left
+	left=$(find /sys/fs/cgroup -name "$ID" -type d 2>/dev/null)
+	[[ -z $left ]] || { echo "$1 left cgroups: $left" >&2; return 1; }
+	if [[ $1 == rt ]]; then
+		left=$(find /sys/fs/cgroup -name "$rel" -type d 2>/dev/null)
+		[[ -z $left ]] || { echo "rt left parent cgroups: $left" >&2; return 1; }
+		[[ ! -e $RT_ROOT/$ID ]] || { echo "rt left its state: $RT_ROOT/$ID" >&2; return 1; }
+	fi
+	# runc leaves the empty parents; the memory one is inside $caller.
+	find /sys/fs/cgroup -depth -name "$rel" -type d -exec rmdir {} + 2>/dev/null
+	rmdir "$caller" || { echo "$caller still busy" >&2; return 1; }
+	[[ $SC_RC -ne 137 ]] || { echo "$1 was SIGKILLed (137): $SC_ERR" >&2; return 1; }
+}
+
+@test "userns: a failing createContainer hook, relative cgroupsPath, caller's cgroups differ per hierarchy: the runtime survives, nothing left" {
+	compare_failure sc_hook_fails_own_memcg
+}

@@ -57,7 +57,12 @@ pub struct Common<'a> {
 pub fn create(c: Common, state_dir: &Path, no_pivot: bool, move_back: bool) -> Result<i32> {
     // libcontainer forks: no other thread may be running.
     cgroups::warm_up::finish_warm_up();
-    let (_, mut self_join) = libcontainer_cgroups(c.hierarchies, c.target.cgroups)?;
+    let (lc_path, mut self_join) = libcontainer_cgroups(c.hierarchies, c.target.cgroups)?;
+    // rcrun joins every cgroup itself (path ""): libcontainer's manager
+    // then resolves the container's cgroups from its own process, and its
+    // cleanup after a failure (a createContainer hook that fails) SIGKILLs
+    // every process there, so the build runs in a child of rcrun.
+    let isolate = lc_path.as_os_str().is_empty() && c.target.cgroups.systemd.is_none();
     if c.target.cgroups.systemd.is_some() {
         // libcontainer's init is not ours to hold until the unit exists:
         // systemd starts the unit with rcrun in it, rcrun forks from there
@@ -65,34 +70,44 @@ pub fn create(c: Common, state_dir: &Path, no_pivot: bool, move_back: bool) -> R
         self_join = c.target.cgroups.clone();
     }
     let new_cgroup = c.target.new_cgroup;
-    let container = with_cgroups_joined(&self_join, c.hierarchies, move_back, new_cgroup, || {
-        ContainerBuilder::new(c.target.id.to_string(), SyscallType::Linux)
-            .with_root_path(c.lc_root)
-            .and_then(|b| b.with_pid_file(c.target.handoff.pid_file))
-            .map(|b| {
-                c.stdio.apply(
-                    b.with_console_socket(c.target.handoff.console_socket)
-                        .with_preserved_fds(c.target.handoff.preserve_fds),
-                )
-            })
-            .and_then(|b| b.validate_id())
-            .map(|b| b.as_init(state_dir))
-            .and_then(|b| {
-                b.with_systemd(false)
-                    .with_detach(c.target.handoff.detach)
-                    .with_no_pivot(no_pivot)
-                    .build()
-            })
-            .map_err(|e| lc_error("create", e))
-    })?;
+    let build = || {
+        with_cgroups_joined(&self_join, c.hierarchies, move_back, new_cgroup, || {
+            ContainerBuilder::new(c.target.id.to_string(), SyscallType::Linux)
+                .with_root_path(c.lc_root)
+                .and_then(|b| b.with_pid_file(c.target.handoff.pid_file))
+                .map(|b| {
+                    c.stdio.apply(
+                        b.with_console_socket(c.target.handoff.console_socket)
+                            .with_preserved_fds(c.target.handoff.preserve_fds),
+                    )
+                })
+                .and_then(|b| b.validate_id())
+                .map(|b| b.as_init(state_dir))
+                .and_then(|b| {
+                    b.with_systemd(false)
+                        .with_detach(c.target.handoff.detach)
+                        .with_no_pivot(no_pivot)
+                        .build()
+                })
+                .map_err(|e| lc_error("create", e))
+        })
+        .and_then(|container| {
+            container
+                .pid()
+                .map(|p| p.as_raw())
+                .ok_or_else(|| Error::Internal("create: libcontainer returned no init pid".into()))
+        })
+    };
+    let pid = if isolate {
+        crate::lc_isolated::run(build)?
+    } else {
+        build()?
+    };
     // runc's milestones (its init logs them); libcontainer's init has no
     // hook for them, so they are said once it is ready.
     tracing::debug!("child process in init()");
     tracing::debug!("init: closing the pipe to signal completion");
-    Ok(container
-        .pid()
-        .ok_or_else(|| Error::Internal("create: libcontainer returned no init pid".into()))?
-        .as_raw())
+    Ok(pid)
 }
 
 /// libcontainer's exec (tenant) of the process in `process_file`, run by

@@ -22,6 +22,7 @@ pub mod launch;
 pub mod launch_checks;
 pub mod lc_builder;
 pub mod lc_init;
+mod lc_isolated;
 pub mod lc_spec;
 pub mod lent_cap;
 pub mod lock;
