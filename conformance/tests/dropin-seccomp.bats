@@ -125,6 +125,32 @@ run_both() {
 	done
 }
 
+# libcontainer's init (user namespace) loads the profile before it waits
+# for `start` on its socket (runc: before it opens its exec fifo), so the
+# profile here also allows accept/recv/send/close/read/write/poll.
+@test "-ENOSYS in a user-namespace container (libcontainer sets up its init), noNewPrivileges true, as runc" {
+	[[ $(uname -m) == x86_64 ]] || skip "the syscall numbers below are x86_64's"
+	local which id res=()
+	for which in rt ref; do
+		id=$(bundle_for "$which" enosys-userns '.process.noNewPrivileges = true | .process.args = ["/probe", "sys", "435", "441", "162", "100", "39"]
+			| .linux.namespaces += [{"type": "user"}]
+			| .linux.uidMappings = [{"containerID": 0, "hostID": 0, "size": 65536}]
+			| .linux.gidMappings = [{"containerID": 0, "hostID": 0, "size": 65536}]
+			| .linux.seccomp = {"defaultAction": "SCMP_ACT_ERRNO", "architectures": '"$ARCHS"',
+				"syscalls": [{"names": '"$ALLOW_JSON"', "action": "SCMP_ACT_ALLOW"}, {"names": ["accept", "accept4", "recvfrom", "recvmsg", "sendto", "sendmsg", "close", "read", "write", "poll", "ppoll"], "action": "SCMP_ACT_ALLOW"}, {"names": ["sync"], "action": "SCMP_ACT_ERRNO"}]}')
+		cp "$SC_HELPER" "$BATS_TEST_TMPDIR/$id/rootfs/probe"
+		rc_of "$which" run --bundle "$BATS_TEST_TMPDIR/$id" "$id"
+		res+=("$OUT")
+		[[ $RC -eq 0 ]] || echo "$which: rc=$RC $ERR" >&2
+		ctr_force_delete "$which" "$id"
+	done
+	note "$(printf '[%s] ' "${res[@]}")"
+	local want='435 ENOSYS 441 ENOSYS 162 EPERM 100 EPERM 39 ok' r
+	for r in "${res[@]}"; do
+		[[ $(tr -s ' \n' ' ' <<<"$r" | sed 's/ $//') == "$want" ]] || { echo "got '$r', want '$want'"; return 1; }
+	done
+}
+
 # start_agent: the agent on a short socket path (sun_path is 108 bytes),
 # AGENT_SOCK; its log AGENT_LOG; AGENT_PID (killed in teardown).
 start_agent() {

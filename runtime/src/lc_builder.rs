@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
 use libcontainer::workload::Executor;
+use oci_spec::runtime::LinuxSeccomp;
 
 use crate::cgroups::{self, CgroupSet, Hierarchies, Layout};
 use crate::error::{Error, Result};
 use crate::launch::Target;
+use crate::seccomp_stub_exec::StubAfterProfile;
 
 fn lc_error(context: &str, e: libcontainer::error::LibcontainerError) -> Error {
     Error::launch(context, e)
@@ -54,7 +56,13 @@ pub struct Common<'a> {
 /// libcontainer's create of the init; `state_dir` holds the config.json
 /// lc_spec wrote. `move_back`: rcrun leaves the container's cgroups after
 /// the fork (long-lived callers). Returns the init's pid.
-pub fn create(c: Common, state_dir: &Path, no_pivot: bool, move_back: bool) -> Result<i32> {
+pub fn create(
+    c: Common,
+    state_dir: &Path,
+    no_pivot: bool,
+    move_back: bool,
+    seccomp: Option<&LinuxSeccomp>,
+) -> Result<i32> {
     // libcontainer forks: no other thread may be running.
     cgroups::warm_up::finish_warm_up();
     let (lc_path, mut self_join) = libcontainer_cgroups(c.hierarchies, c.target.cgroups)?;
@@ -78,7 +86,8 @@ pub fn create(c: Common, state_dir: &Path, no_pivot: bool, move_back: bool) -> R
                 .map(|b| {
                     c.stdio.apply(
                         b.with_console_socket(c.target.handoff.console_socket)
-                            .with_preserved_fds(c.target.handoff.preserve_fds),
+                            .with_preserved_fds(c.target.handoff.preserve_fds)
+                            .with_executor(StubAfterProfile::new(seccomp)),
                     )
                 })
                 .and_then(|b| b.validate_id())

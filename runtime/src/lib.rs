@@ -37,6 +37,7 @@ pub mod sealed_exe;
 pub mod seccomp_enosys;
 pub mod seccomp_late;
 pub mod seccomp_listener;
+mod seccomp_stub_exec;
 pub mod signal;
 pub mod spec;
 pub mod spec_checks;

@@ -220,7 +220,7 @@ impl LateSeccomp {
 /// run --rootfs DIR id /bin/dd` gives no env at all). The check gets a spec
 /// with an empty PATH, which still checks that the file exists and is
 /// executable; the process itself keeps the env it was given.
-fn with_path_for_direct_exec(spec: &Spec) -> Option<Spec> {
+pub(crate) fn with_path_for_direct_exec(spec: &Spec) -> Option<Spec> {
     let process = spec.process().as_ref()?;
     let direct = process.args().as_ref()?.first()?.contains('/');
     let env = process.env().clone().unwrap_or_default();

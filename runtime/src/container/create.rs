@@ -290,6 +290,7 @@ fn create_in_dir(
                     &dir,
                     opts.no_pivot,
                     move_back,
+                    lc_spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
                 )
             })?
         }
