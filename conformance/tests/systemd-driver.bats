@@ -214,3 +214,84 @@ create_refused() {
 	rc_of rt --systemd-cgroup delete --force "$a"
 	unit_gone "$UNIT"
 }
+
+# annotate DIR JSON: merge JSON into the bundle's annotations.
+annotate() {
+	local f=$1/config.json
+	jq --argjson a "$2" '.annotations += $a' "$f" >"$f.new" && mv "$f.new" "$f"
+}
+
+# nobus WHICH CMD...: WHICH's CMD with the system bus unreachable (a D-Bus
+# address nobody listens on; zbus and godbus both honour the variable), so
+# the runtime must fall back to systemd's private socket.
+nobus() {
+	local which=$1
+	shift
+	DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/bus "$which" "$@"
+}
+
+# One container per runtime for two features (each run costs ~15 s under TCG).
+@test "systemd driver: without the system bus, systemd's private socket; org.systemd.property.* annotations reach the unit (RUNTIME and REF_RUNTIME)" {
+	local which rc=0
+	for which in ref rt; do
+		echo "== $(basename "$(rtbin "$which")") with DBUS_SYSTEM_BUS_ADDRESS unreachable"
+		sd_bundle "$which" nobus '{"pids":{"limit":48}}'
+		annotate "$BATS_TEST_TMPDIR/$ID" '{"org.systemd.property.TimeoutStopSec": "uint64 7",
+			"org.systemd.property.CollectMode": "'"'inactive-or-failed'"'"}'
+		rc_of nobus "$which" --systemd-cgroup run -d --bundle "$BATS_TEST_TMPDIR/$ID" "$ID"
+		[[ $RC -eq 0 ]] || fail_loud "$which run -d: rc=$RC $ERR"
+		expect_prop "$UNIT" ActiveState active || rc=1
+		expect_prop "$UNIT" TasksMax 48 || rc=1
+		expect_file "$(sd_file pids "$UNIT")" 48 || rc=1
+		expect_prop "$UNIT" TimeoutStopUSec 7s || rc=1
+		expect_prop "$UNIT" CollectMode inactive-or-failed || rc=1
+		rc_of nobus "$which" --systemd-cgroup delete --force "$ID"
+		[[ $RC -eq 0 ]] || fail_loud "$which delete --force: rc=$RC $ERR"
+		unit_gone "$UNIT" || rc=1
+	done
+	return $rc
+}
+
+# nosystemd WHICH CMD...: neither the bus nor the private socket (/dev/null
+# bound over it in a mount namespace of its own: connect is refused).
+nosystemd() {
+	local bin root
+	bin=$(rtbin "$1") root=$(rtroot "$1")
+	shift
+	DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/bus unshare -m --propagation private \
+		sh -c 'mount --bind /dev/null /run/systemd/private && exec "$@"' sh \
+		timeout -k 5 "$RCRUN_TEST_CMD_TIMEOUT" "$bin" --root "$root" "$@"
+}
+
+@test "systemd driver: neither the bus nor the private socket: one line naming both, nothing left (RUNTIME and REF_RUNTIME)" {
+	local which rcs=()
+	for which in ref rt; do
+		sd_bundle "$which" nosd
+		rc_of nosystemd "$which" --systemd-cgroup run -d --bundle "$BATS_TEST_TMPDIR/$ID" "$ID"
+		echo "$which: rc=$RC $ERR"
+		[[ $RC -ne 0 ]] || fail_loud "$which run -d succeeded without systemd"
+		rcs+=("$RC")
+		[[ -z $(ctr_status "$which" "$ID") ]] || fail_loud "$which left state for $ID"
+		[[ ! -e $(rtroot "$which")/$ID ]] || fail_loud "$which left $(rtroot "$which")/$ID"
+		unit_gone "$UNIT"
+	done
+	[[ ${rcs[0]} -eq ${rcs[1]} ]] || fail_loud "exit status: runc ${rcs[0]}, rcrun ${rcs[1]}"
+	assert_one_line_error "$ERR" '/run/systemd/private' 'nonexistent/bus'
+}
+
+@test "systemd driver: a bad org.systemd.property.* annotation is refused naming it, nothing left (RUNTIME and REF_RUNTIME)" {
+	local which rcs=()
+	for which in ref rt; do
+		sd_bundle "$which" badprop
+		annotate "$BATS_TEST_TMPDIR/$ID" '{"org.systemd.property.TimeoutStopSec": "'"'covfefe'"'"}'
+		rc_of "$which" --systemd-cgroup run -d --bundle "$BATS_TEST_TMPDIR/$ID" "$ID"
+		echo "$which: rc=$RC $ERR"
+		[[ $RC -ne 0 ]] || fail_loud "$which accepted TimeoutStopSec='covfefe'"
+		rcs+=("$RC")
+		[[ -z $(ctr_status "$which" "$ID") ]] || fail_loud "$which left state for $ID"
+		[[ ! -e $(rtroot "$which")/$ID ]] || fail_loud "$which left $(rtroot "$which")/$ID"
+		unit_gone "$UNIT"
+	done
+	[[ ${rcs[0]} -eq ${rcs[1]} ]] || fail_loud "exit status: runc ${rcs[0]}, rcrun ${rcs[1]}"
+	assert_one_line_error "$ERR" 'org\.systemd\.property\.TimeoutStopSec' 'covfefe'
+}
