@@ -3,7 +3,9 @@
 # `REF_RUNTIME --systemd-cgroup` (runc), with cgroupsPath slice:prefix:name.
 # Each creates a transient scope in system.slice; the limits are read back
 # from the unit (systemctl show) and from the cgroup files, `update` reaches
-# both, and delete stops the unit: no unit, no cgroup left.
+# both, and delete stops the unit: no unit, no cgroup left. Also: the
+# fallback to systemd's private socket without the system bus, the
+# org.systemd.property.* annotations, and their refusals.
 #
 # Runs where systemd is PID 1 (conformance/vm/run.sh systemd-v2 / systemd-v1).
 # Elsewhere every test skips, saying so.  Where systemd IS PID 1, anything
@@ -263,35 +265,34 @@ nosystemd() {
 		timeout -k 5 "$RCRUN_TEST_CMD_TIMEOUT" "$bin" --root "$root" "$@"
 }
 
-@test "systemd driver: neither the bus nor the private socket: one line naming both, nothing left (RUNTIME and REF_RUNTIME)" {
-	local which rcs=()
+# refused_by_both RUNNER NAME [ANNOTATIONS_JSON]: `RUNNER WHICH run -d` of a
+# fresh bundle must fail for runc and RUNTIME alike, with the same exit
+# status, leaving no state, no unit and no cgroup; ERR is RUNTIME's.
+refused_by_both() {
+	local runner=$1 name=$2 ann=${3:-} which rcs=()
 	for which in ref rt; do
-		sd_bundle "$which" nosd
-		rc_of nosystemd "$which" --systemd-cgroup run -d --bundle "$BATS_TEST_TMPDIR/$ID" "$ID"
+		sd_bundle "$which" "$name"
+		[[ -z $ann ]] || annotate "$BATS_TEST_TMPDIR/$ID" "$ann"
+		rc_of "$runner" "$which" --systemd-cgroup run -d --bundle "$BATS_TEST_TMPDIR/$ID" "$ID"
 		echo "$which: rc=$RC $ERR"
-		[[ $RC -ne 0 ]] || fail_loud "$which run -d succeeded without systemd"
+		[[ $RC -ne 0 ]] || fail_loud "$which run -d succeeded"
 		rcs+=("$RC")
 		[[ -z $(ctr_status "$which" "$ID") ]] || fail_loud "$which left state for $ID"
 		[[ ! -e $(rtroot "$which")/$ID ]] || fail_loud "$which left $(rtroot "$which")/$ID"
 		unit_gone "$UNIT"
 	done
 	[[ ${rcs[0]} -eq ${rcs[1]} ]] || fail_loud "exit status: runc ${rcs[0]}, rcrun ${rcs[1]}"
+}
+
+# direct WHICH CMD...: WHICH's CMD as it is.
+direct() { "$@"; }
+
+@test "systemd driver: neither the bus nor the private socket: one line naming both, nothing left (RUNTIME and REF_RUNTIME)" {
+	refused_by_both nosystemd nosd
 	assert_one_line_error "$ERR" '/run/systemd/private' 'nonexistent/bus'
 }
 
 @test "systemd driver: a bad org.systemd.property.* annotation is refused naming it, nothing left (RUNTIME and REF_RUNTIME)" {
-	local which rcs=()
-	for which in ref rt; do
-		sd_bundle "$which" badprop
-		annotate "$BATS_TEST_TMPDIR/$ID" '{"org.systemd.property.TimeoutStopSec": "'"'covfefe'"'"}'
-		rc_of "$which" --systemd-cgroup run -d --bundle "$BATS_TEST_TMPDIR/$ID" "$ID"
-		echo "$which: rc=$RC $ERR"
-		[[ $RC -ne 0 ]] || fail_loud "$which accepted TimeoutStopSec='covfefe'"
-		rcs+=("$RC")
-		[[ -z $(ctr_status "$which" "$ID") ]] || fail_loud "$which left state for $ID"
-		[[ ! -e $(rtroot "$which")/$ID ]] || fail_loud "$which left $(rtroot "$which")/$ID"
-		unit_gone "$UNIT"
-	done
-	[[ ${rcs[0]} -eq ${rcs[1]} ]] || fail_loud "exit status: runc ${rcs[0]}, rcrun ${rcs[1]}"
+	refused_by_both direct badprop '{"org.systemd.property.TimeoutStopSec": "'"'covfefe'"'"}'
 	assert_one_line_error "$ERR" 'org\.systemd\.property\.TimeoutStopSec' 'covfefe'
 }
