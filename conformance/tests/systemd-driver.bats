@@ -3,7 +3,9 @@
 # `REF_RUNTIME --systemd-cgroup` (runc), with cgroupsPath slice:prefix:name.
 # Each creates a transient scope in system.slice; the limits are read back
 # from the unit (systemctl show) and from the cgroup files, `update` reaches
-# both, and delete stops the unit: no unit, no cgroup left.
+# both, and delete stops the unit: no unit, no cgroup left. Also: the
+# fallback to systemd's private socket without the system bus, the
+# org.systemd.property.* annotations, and their refusals.
 #
 # Runs where systemd is PID 1 (conformance/vm/run.sh systemd-v2 / systemd-v1).
 # Elsewhere every test skips, saying so.  Where systemd IS PID 1, anything
@@ -213,4 +215,84 @@ create_refused() {
 	[[ $(ctr_status rt "$a") == running ]]
 	rc_of rt --systemd-cgroup delete --force "$a"
 	unit_gone "$UNIT"
+}
+
+# annotate DIR JSON: merge JSON into the bundle's annotations.
+annotate() {
+	local f=$1/config.json
+	jq --argjson a "$2" '.annotations += $a' "$f" >"$f.new" && mv "$f.new" "$f"
+}
+
+# nobus WHICH CMD...: WHICH's CMD with the system bus unreachable (a D-Bus
+# address nobody listens on; zbus and godbus both honour the variable), so
+# the runtime must fall back to systemd's private socket.
+nobus() {
+	local which=$1
+	shift
+	DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/bus "$which" "$@"
+}
+
+# One container per runtime for two features (each run costs ~15 s under TCG).
+@test "systemd driver: without the system bus, systemd's private socket; org.systemd.property.* annotations reach the unit (RUNTIME and REF_RUNTIME)" {
+	local which rc=0
+	for which in ref rt; do
+		echo "== $(basename "$(rtbin "$which")") with DBUS_SYSTEM_BUS_ADDRESS unreachable"
+		sd_bundle "$which" nobus '{"pids":{"limit":48}}'
+		annotate "$BATS_TEST_TMPDIR/$ID" '{"org.systemd.property.TimeoutStopSec": "uint64 7",
+			"org.systemd.property.CollectMode": "'"'inactive-or-failed'"'"}'
+		rc_of nobus "$which" --systemd-cgroup run -d --bundle "$BATS_TEST_TMPDIR/$ID" "$ID"
+		[[ $RC -eq 0 ]] || fail_loud "$which run -d: rc=$RC $ERR"
+		expect_prop "$UNIT" ActiveState active || rc=1
+		expect_prop "$UNIT" TasksMax 48 || rc=1
+		expect_file "$(sd_file pids "$UNIT")" 48 || rc=1
+		expect_prop "$UNIT" TimeoutStopUSec 7s || rc=1
+		expect_prop "$UNIT" CollectMode inactive-or-failed || rc=1
+		rc_of nobus "$which" --systemd-cgroup delete --force "$ID"
+		[[ $RC -eq 0 ]] || fail_loud "$which delete --force: rc=$RC $ERR"
+		unit_gone "$UNIT" || rc=1
+	done
+	return $rc
+}
+
+# nosystemd WHICH CMD...: neither the bus nor the private socket (/dev/null
+# bound over it in a mount namespace of its own: connect is refused).
+nosystemd() {
+	local bin root
+	bin=$(rtbin "$1") root=$(rtroot "$1")
+	shift
+	DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/bus unshare -m --propagation private \
+		sh -c 'mount --bind /dev/null /run/systemd/private && exec "$@"' sh \
+		timeout -k 5 "$RCRUN_TEST_CMD_TIMEOUT" "$bin" --root "$root" "$@"
+}
+
+# refused_by_both RUNNER NAME [ANNOTATIONS_JSON]: `RUNNER WHICH run -d` of a
+# fresh bundle must fail for runc and RUNTIME alike, with the same exit
+# status, leaving no state, no unit and no cgroup; ERR is RUNTIME's.
+refused_by_both() {
+	local runner=$1 name=$2 ann=${3:-} which rcs=()
+	for which in ref rt; do
+		sd_bundle "$which" "$name"
+		[[ -z $ann ]] || annotate "$BATS_TEST_TMPDIR/$ID" "$ann"
+		rc_of "$runner" "$which" --systemd-cgroup run -d --bundle "$BATS_TEST_TMPDIR/$ID" "$ID"
+		echo "$which: rc=$RC $ERR"
+		[[ $RC -ne 0 ]] || fail_loud "$which run -d succeeded"
+		rcs+=("$RC")
+		[[ -z $(ctr_status "$which" "$ID") ]] || fail_loud "$which left state for $ID"
+		[[ ! -e $(rtroot "$which")/$ID ]] || fail_loud "$which left $(rtroot "$which")/$ID"
+		unit_gone "$UNIT"
+	done
+	[[ ${rcs[0]} -eq ${rcs[1]} ]] || fail_loud "exit status: runc ${rcs[0]}, rcrun ${rcs[1]}"
+}
+
+# direct WHICH CMD...: WHICH's CMD as it is.
+direct() { "$@"; }
+
+@test "systemd driver: neither the bus nor the private socket: one line naming both, nothing left (RUNTIME and REF_RUNTIME)" {
+	refused_by_both nosystemd nosd
+	assert_one_line_error "$ERR" '/run/systemd/private' 'nonexistent/bus'
+}
+
+@test "systemd driver: a bad org.systemd.property.* annotation is refused naming it, nothing left (RUNTIME and REF_RUNTIME)" {
+	refused_by_both direct badprop '{"org.systemd.property.TimeoutStopSec": "'"'covfefe'"'"}'
+	assert_one_line_error "$ERR" 'org\.systemd\.property\.TimeoutStopSec' 'covfefe'
 }

@@ -82,6 +82,10 @@ pub struct Placement<'a> {
     pub resources: Option<&'a LinuxResources>,
     /// The device rules (see [`devices::rules_of`]).
     pub devices: Option<Vec<oci_spec::runtime::LinuxDeviceCgroup>>,
+    /// The `org.systemd.property.*` annotations' unit properties (see
+    /// [`systemd::annotations`]): sent once, when the unit starts, as runc
+    /// does (its update does not send them again).
+    pub unit_properties: Vec<(String, systemd::properties::Value)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -255,7 +259,7 @@ impl CgroupSet {
     pub fn place(&self, pid: i32, new: Option<&Placement>) -> crate::error::Result<()> {
         if let (Some(unit), Some(new)) = (&self.systemd, new) {
             let all = devices::effective_rules(new.devices.as_deref());
-            systemd::start(self, unit, pid, new.resources, &all)?;
+            systemd::start(self, unit, pid, new.resources, &all, &new.unit_properties)?;
             devices::apply_rules(new.devices.clone(), self)?;
         }
         Ok(self.add_pid(pid)?)
@@ -297,7 +301,7 @@ impl CgroupSet {
     /// what it made); the rest goes as with cgroupfs.
     pub fn remove(&self) -> Result<(), CgroupError> {
         let stopped = match &self.systemd {
-            Some(unit) => systemd::stop(unit),
+            Some(unit) => systemd::stop(unit, self.dirs.iter().any(|d| d.path.exists())),
             None => Ok(()),
         };
         let own: Vec<&Path> = self.dirs.iter().map(|d| d.path.as_path()).collect();

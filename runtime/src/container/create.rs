@@ -91,6 +91,8 @@ pub(super) fn create(root: &Root, id: &str, mut opts: CreateOptions) -> Result<C
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned());
     let cgroup_set = if opts.systemd_cgroup {
+        // Checked now so that a bad one leaves nothing; used at placement.
+        cgroups::systemd::annotations::properties(bundle.spec.annotations().as_ref())?;
         CgroupSet::resolve_systemd(&hierarchies, cgroups_path.as_deref(), id)?
     } else {
         CgroupSet::resolve(&hierarchies, cgroups_path.as_deref(), id)?
@@ -238,6 +240,8 @@ fn create_in_dir(
     if st.cgroups.systemd.is_some() {
         new_cgroup.resources = resources;
         new_cgroup.devices = cgroups::devices::rules_of(&lc_spec);
+        new_cgroup.unit_properties =
+            cgroups::systemd::annotations::properties(bundle.spec.annotations().as_ref())?;
     } else {
         cgroups::devices::apply(&lc_spec, &st.cgroups)?;
     }

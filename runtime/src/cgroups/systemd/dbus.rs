@@ -12,7 +12,6 @@ use zbus::{Connection, Proxy};
 use super::properties::{Prop, Value};
 use super::SystemdError;
 
-const PRIVATE_SOCKET: &str = "unix:path=/run/systemd/private";
 const DESTINATION: &str = "org.freedesktop.systemd1";
 const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
@@ -32,14 +31,25 @@ fn to_zvalue(v: &Value) -> ZValue<'static> {
         Value::Bool(b) => ZValue::from(*b),
         Value::U64(n) => ZValue::from(*n),
         Value::Str(s) => ZValue::from(s.clone()),
+        Value::U8(n) => ZValue::from(*n),
+        Value::I16(n) => ZValue::from(*n),
+        Value::U16(n) => ZValue::from(*n),
+        Value::I32(n) => ZValue::from(*n),
+        Value::U32(n) => ZValue::from(*n),
+        Value::I64(n) => ZValue::from(*n),
+        Value::F64(n) => ZValue::from(*n),
+        Value::Strs(l) => ZValue::from(l.clone()),
         Value::Bytes(b) => ZValue::from(b.clone()),
         Value::U32s(p) => ZValue::from(p.clone()),
         Value::DeviceAllow(l) => ZValue::from(l.clone()),
     }
 }
 
-fn props_arg(props: &[Prop]) -> Vec<(&'static str, ZValue<'static>)> {
-    props.iter().map(|(n, v)| (*n, to_zvalue(v))).collect()
+fn props_arg<N: AsRef<str>>(props: &[(N, Value)]) -> Vec<(&str, ZValue<'static>)> {
+    props
+        .iter()
+        .map(|(n, v)| (n.as_ref(), to_zvalue(v)))
+        .collect()
 }
 
 /// systemd's error name (if it sent one) and its words.
@@ -60,12 +70,19 @@ impl Systemd {
         zbus::block_on(async {
             let conn = match Connection::system().await {
                 Ok(c) => c,
-                Err(bus_err) => private()
-                    .await
-                    .map_err(|private_err| SystemdError::Connect {
-                        private_err: crate::error::one_line(&private_err.to_string()),
-                        bus_err: crate::error::one_line(&bus_err.to_string()),
-                    })?,
+                Err(bus_err) => {
+                    tracing::debug!(
+                        "systemd: the system bus: {bus_err}; trying its private socket"
+                    );
+                    super::private_socket::connect()
+                        .await
+                        .map_err(|private_err| SystemdError::Connect {
+                            bus_address: crate::error::one_line(&system_bus_address()),
+                            bus_err: crate::error::one_line(&bus_err.to_string()),
+                            private_address: super::private_socket::ADDRESS.into(),
+                            private_err: crate::error::one_line(&private_err.to_string()),
+                        })?
+                }
             };
             let proxy: Proxy<'static> = zbus::proxy::Builder::new(&conn)
                 .destination(DESTINATION)
@@ -99,7 +116,11 @@ impl Systemd {
     /// StartTransientUnit, waiting for its job. A unit of that name left
     /// over in the failed state is reset and the start retried once, as
     /// runc does; an existing slice unit is fine (slices are shared).
-    pub fn start_unit(&self, unit: &str, props: &[Prop]) -> Result<(), SystemdError> {
+    pub fn start_unit<N: AsRef<str>>(
+        &self,
+        unit: &str,
+        props: &[(N, Value)],
+    ) -> Result<(), SystemdError> {
         const M: &str = "StartTransientUnit";
         let aux: Vec<(&str, Vec<(&str, ZValue)>)> = Vec::new();
         let args = (unit, "replace", props_arg(props), aux);
@@ -146,6 +167,28 @@ impl Systemd {
         }
     }
 
+    /// systemd's JobRemoved signals. On the bus, the proxy's stream (sent
+    /// by systemd's unique name); on the private socket only systemd is
+    /// there and its sender is not a bus name (see private_socket.rs), so
+    /// the rule names no sender.
+    async fn job_removed(
+        &self,
+    ) -> zbus::Result<std::pin::Pin<Box<dyn futures_lite::Stream<Item = zbus::Message> + Send>>>
+    {
+        let conn = self.proxy.connection();
+        if conn.is_bus() {
+            return Ok(Box::pin(self.proxy.receive_signal("JobRemoved").await?));
+        }
+        let rule = zbus::MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .path(MANAGER_PATH)?
+            .interface(MANAGER)?
+            .member("JobRemoved")?
+            .build();
+        let stream = zbus::MessageStream::for_match_rule(rule, conn, None).await?;
+        Ok(Box::pin(stream.filter_map(Result::ok)))
+    }
+
     /// Calls `method` (which returns a job path) and waits for that job's
     /// JobRemoved; a result other than "done" is an error.
     fn job<B>(&self, method: &'static str, unit: &str, args: &B) -> Result<(), SystemdError>
@@ -154,8 +197,7 @@ impl Systemd {
     {
         zbus::block_on(async {
             let mut removed = self
-                .proxy
-                .receive_signal("JobRemoved")
+                .job_removed()
                 .await
                 .map_err(|e| SystemdError::call(method, unit, &e))?;
             let job: OwnedObjectPath = self
@@ -203,12 +245,11 @@ impl Systemd {
     }
 }
 
-/// systemd's private socket: a peer-to-peer D-Bus connection, root only.
-async fn private() -> zbus::Result<Connection> {
-    zbus::connection::Builder::address(PRIVATE_SOCKET)?
-        .p2p()
-        .build()
-        .await
+/// The system bus's address as zbus takes it: the environment's, else the
+/// well-known socket.
+fn system_bus_address() -> String {
+    std::env::var("DBUS_SYSTEM_BUS_ADDRESS")
+        .unwrap_or_else(|_| "unix:path=/var/run/dbus/system_bus_socket".into())
 }
 
 impl SystemdError {

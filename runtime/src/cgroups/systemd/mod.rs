@@ -9,9 +9,11 @@
 //! systemd needs a process to create a scope: the unit is started when the
 //! init exists and waits to be placed ([`place`]), with the init's pid.
 
+pub mod annotations;
 mod dbus;
 pub mod devices;
 mod isolated;
+mod private_socket;
 pub mod properties;
 pub mod slice;
 
@@ -40,10 +42,13 @@ pub enum SystemdError {
     #[error("linux.cgroupsPath: {value:?} is invalid for the systemd cgroup driver ({reason})")]
     BadPath { value: String, reason: String },
 
-    #[error("systemd: cannot connect (/run/systemd/private: {private_err}; system bus: {bus_err}); the systemd cgroup driver needs systemd as PID 1")]
+    /// Neither the system bus nor systemd's private socket answered.
+    #[error("systemd: cannot connect (system bus {bus_address}: {bus_err}; private socket {private_address}: {private_err}); the systemd cgroup driver needs systemd as PID 1")]
     Connect {
-        private_err: String,
+        bus_address: String,
         bus_err: String,
+        private_address: String,
+        private_err: String,
     },
 
     /// systemd refused a call; `name` is its D-Bus error name.
@@ -124,7 +129,8 @@ fn device_props(sd: &Systemd, rules: &[LinuxDeviceCgroup]) -> Vec<properties::Pr
 }
 
 /// Starts the unit with `pid` (the init, still waiting) in it, the
-/// properties of `r` and the device rules `devs` (see [`devices`]); makes
+/// properties of `r`, the device rules `devs` (see [`devices`]) and last,
+/// so that they win as with runc, the annotations' `extra` ones; makes
 /// the unit's directory in the hierarchies systemd does not manage and
 /// writes `r` to the files. The caller then puts `pid` in every hierarchy.
 pub(crate) fn start(
@@ -133,6 +139,7 @@ pub(crate) fn start(
     pid: i32,
     r: Option<&LinuxResources>,
     devs: &[LinuxDeviceCgroup],
+    extra: &[(String, properties::Value)],
 ) -> Result<(), CgroupError> {
     let v2 = set.layout == Layout::V2;
     let mut props = properties::for_new_unit(&unit_path(unit), &unit.id, pid, v2);
@@ -143,7 +150,9 @@ pub(crate) fn start(
     isolated::run(|| {
         let sd = Systemd::connect()?;
         props.extend(device_props(&sd, devs));
-        sd.start_unit(&unit.name, &props)
+        let mut all: Vec<(&str, properties::Value)> = props.into_iter().collect();
+        all.extend(extra.iter().map(|(n, v)| (n.as_str(), v.clone())));
+        sd.start_unit(&unit.name, &all)
     })?;
     let mut made = Vec::new();
     for d in &set.dirs {
@@ -192,14 +201,21 @@ pub(crate) fn update(
 }
 
 /// Stops the unit (systemd removes its cgroup) and forgets a failed one.
-/// Without systemd there is no unit to stop.
-pub(crate) fn stop(unit: &Unit) -> Result<(), CgroupError> {
+/// Without systemd there is no unit to stop; nor when systemd cannot be
+/// reached and the unit has no cgroup (a create that failed to connect
+/// never started it: its one error line is enough).
+pub(crate) fn stop(unit: &Unit, has_cgroup: bool) -> Result<(), CgroupError> {
     if !booted() {
         return Ok(());
     }
     tracing::debug!(unit = %unit.name, "systemd: stopping the unit");
-    isolated::run(|| Systemd::connect()?.stop_unit(&unit.name))?;
-    Ok(())
+    match isolated::run(|| Systemd::connect()?.stop_unit(&unit.name)) {
+        Err(e @ SystemdError::Connect { .. }) if !has_cgroup => {
+            tracing::debug!(unit = %unit.name, "no cgroup, nothing to stop: {e}");
+            Ok(())
+        }
+        res => Ok(res?),
+    }
 }
 
 #[cfg(test)]
@@ -219,10 +235,17 @@ mod tests {
             "systemd: StartTransientUnit docker-abc.scope: Unit docker-abc.scope already exists."
         );
         let e = CgroupError::from(SystemdError::Connect {
-            private_err: "No such file or directory".into(),
+            bus_address: "unix:path=/run/dbus/system_bus_socket".into(),
             bus_err: "No such file or directory".into(),
+            private_address: "unix:path=/run/systemd/private".into(),
+            private_err: "Connection refused".into(),
         });
-        assert!(e.to_string().starts_with("systemd: cannot connect"), "{e}");
+        assert!(e.to_string().starts_with("systemd: cannot connect (system bus unix:path=/run/dbus/system_bus_socket: No such file"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("private socket unix:path=/run/systemd/private: Connection refused"),
+            "{e}"
+        );
         assert!(!e.to_string().contains('\n'));
     }
 

@@ -18,11 +18,22 @@ const DEFAULT_PERIOD_US: u64 = 100_000;
 /// typo that would make a huge bitmask.
 const MAX_CPUSET_BIT: u64 = 1 << 16;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Bool(bool),
     U64(u64),
     Str(String),
+    /// The other basic types only come from `org.systemd.property.*`
+    /// annotations (see [`super::annotations`]), sent as their users typed.
+    U8(u8),
+    I16(i16),
+    U16(u16),
+    I32(i32),
+    U32(u32),
+    I64(i64),
+    F64(f64),
+    /// `as`.
+    Strs(Vec<String>),
     /// `ay`: AllowedCPUs, AllowedMemoryNodes.
     Bytes(Vec<u8>),
     /// `au`: PIDs.
