@@ -1,0 +1,51 @@
+#!/usr/bin/env bats
+# rcrun as a drop-in for runc, side by side with REF_RUNTIME: the
+# differences runc's own integration suite (tests/integration of runc
+# v1.1.5, run by hand against both: docs/conformance.md) found:
+#   - `exec --ignore-paused` into a paused container waits for a `resume`
+#     from another process (rcrun held its lock meanwhile, so the resume
+#     and the exec both hung);
+#   - `-h` has runc's shape (`NAME:`, then `   <name> <cmd> - ...`), and
+#     `<name> foo -h` says runc's "No help topic for 'foo'";
+#   - `exec --cgroup` errors carry runc's words (" .. is not a sub cgroup
+#     path", "adding pid ... /cgroup.procs: no such file", "unknown
+#     controller ");
+#   - a mount over a symlink to nowhere (/proc -> /symlink) is refused with
+#     runc's "must be mounted on ordinary directory".
+# (The --debug nsexec milestone: dropin-misc.bats; the frozen cgroup's
+# words: dropin.bats.)
+
+bats_require_minimum_version 1.5.0
+load ../lib/common
+
+setup_file() { suite_setup_file; }
+teardown_file() { suite_teardown_file; }
+setup() { suite_setup; }
+teardown() { suite_teardown; }
+
+# sleeper WHICH NAME [JQ]: a running container (sleep 600); sets ID.
+sleeper() {
+	ID=$(ctr_id "$2")
+	make_bundle "$BATS_TEST_TMPDIR/$ID" "${3:-.}" >/dev/null && ctr_run_d "$1" "$ID"
+}
+
+@test "exec --ignore-paused into a paused container runs once another process resumes it, as runc" {
+	local which id
+	for which in rt ref; do
+		sleeper "$which" "ip-$which"
+		id=$ID
+		rc_of "$which" pause "$id"
+		[[ $RC -eq 0 ]] || { echo "$which pause: rc=$RC $ERR"; return 1; }
+		(
+			sleep 1
+			"$which" resume "$id" >"$BATS_TEST_TMPDIR/resume-$which.out" 2>&1
+			echo "rc=$?" >>"$BATS_TEST_TMPDIR/resume-$which.out"
+		) 3>&- &
+		RCRUN_TEST_CMD_TIMEOUT=20 rc_of "$which" exec --ignore-paused "$id" echo ok
+		wait
+		note "$which: exec rc=$RC out=$OUT; resume: $(tr '\n' ' ' <"$BATS_TEST_TMPDIR/resume-$which.out")"
+		[[ $RC -eq 0 && $OUT == ok ]] || { echo "$which exec --ignore-paused: rc=$RC $OUT $ERR"; return 1; }
+		grep -qx 'rc=0' "$BATS_TEST_TMPDIR/resume-$which.out" || { echo "$which resume failed"; return 1; }
+		ctr_kill_delete "$which" "$id"
+	done
+}
