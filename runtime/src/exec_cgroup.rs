@@ -164,7 +164,8 @@ pub struct InSubCgroups<E: Executor + Clone + 'static> {
 impl<E: Executor + Clone + 'static> Executor for InSubCgroups<E> {
     fn exec(&self, spec: &Spec) -> std::result::Result<(), ExecutorError> {
         // runc's milestones for an exec'd process, from the process itself
-        // (tooling looks for them).
+        // (tooling, and runc's own debug.bats, look for them).
+        tracing::debug!("=> nsexec container setup");
         tracing::debug!("child process in init()");
         for (dir, fd) in self.procs.iter() {
             // "0" is the writer itself. The fd is this process's copy,

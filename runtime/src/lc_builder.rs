@@ -87,6 +87,7 @@ pub fn create(c: Common, state_dir: &Path, no_pivot: bool, move_back: bool) -> R
     })?;
     // runc's milestones (its init logs them); libcontainer's init has no
     // hook for them, so they are said once it is ready.
+    tracing::debug!("=> nsexec container setup");
     tracing::debug!("child process in init()");
     tracing::debug!("init: closing the pipe to signal completion");
     Ok(container
