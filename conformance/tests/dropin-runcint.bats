@@ -49,3 +49,25 @@ sleeper() {
 		ctr_kill_delete "$which" "$id"
 	done
 }
+
+@test "exec --cgroup errors carry runc's words (not a sub cgroup path, adding pid, unknown controller)" {
+	local which id
+	for which in rt ref; do
+		sleeper "$which" "cgw-$which"
+		id=$ID
+		rc_of "$which" exec --cgroup .. "$id" true
+		[[ $RC -ne 0 && $ERR == *" .. is not a sub cgroup path"* ]] || { echo "$which --cgroup ..: rc=$RC $ERR"; return 1; }
+		rc_of "$which" exec --cgroup nonexistent "$id" true
+		[[ $RC -ne 0 ]] || { echo "$which --cgroup nonexistent: rc=0"; return 1; }
+		# runc on cgroup v2 words this one differently
+		if [[ $which == rt || -z $CG_V2 || ${#CG_V1[@]} -gt 0 ]]; then
+			[[ $ERR == *" adding pid "*"/nonexistent/cgroup.procs: no such file "* ]] || { echo "$which --cgroup nonexistent: $ERR"; return 1; }
+		fi
+		rc_of "$which" exec --cgroup whaaat:/ "$id" true
+		[[ $RC -ne 0 ]] || { echo "$which --cgroup whaaat:/: rc=0"; return 1; }
+		if [[ $which == rt || ${#CG_V1[@]} -gt 0 ]]; then
+			[[ $ERR == *"unknown controller "* ]] || { echo "$which --cgroup whaaat:/: $ERR"; return 1; }
+		fi
+		ctr_kill_delete "$which" "$id"
+	done
+}
