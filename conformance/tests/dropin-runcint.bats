@@ -71,3 +71,15 @@ sleeper() {
 		ctr_kill_delete "$which" "$id"
 	done
 }
+
+@test "/proc over a symlink to nowhere is refused with runc's 'must be mounted on ordinary directory'" {
+	local which id
+	for which in rt ref; do
+		id=$(ctr_id "psym-$which")
+		make_bundle "$BATS_TEST_TMPDIR/$id" >/dev/null
+		rm -rf "$BATS_TEST_TMPDIR/$id/rootfs/proc" && ln -s /symlink "$BATS_TEST_TMPDIR/$id/rootfs/proc"
+		rc_of "$which" run -d --bundle "$BATS_TEST_TMPDIR/$id" "$id"
+		ctr_force_delete "$which" "$id"
+		[[ $RC -ne 0 && $ERR == *"must be mounted on ordinary directory"* ]] || { echo "$which: rc=$RC $ERR"; return 1; }
+	done
+}
