@@ -83,3 +83,21 @@ sleeper() {
 		[[ $RC -ne 0 && $ERR == *"must be mounted on ordinary directory"* ]] || { echo "$which: rc=$RC $ERR"; return 1; }
 	done
 }
+
+@test "seccomp SCMP_CMP_MASKED_EQ means (arg & value) == valueTwo, as runc" {
+	local which id out=()
+	for which in rt ref; do
+		id=$(ctr_id "meq-$which")
+		# kill(pid, sig) refused when (sig & 0xff) == 0: `kill -0` fails, `kill -CONT` works
+		make_bundle "$BATS_TEST_TMPDIR/$id" '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW",
+				"syscalls": [{"names": ["kill"], "action": "SCMP_ACT_ERRNO",
+					"args": [{"index": 1, "value": 255, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}]}
+			| .process.args = ["sh", "-c", "kill -0 1 2>/dev/null; echo zero=$?; kill -CONT 1; echo cont=$?"]' >/dev/null
+		rc_of "$which" run --bundle "$BATS_TEST_TMPDIR/$id" "$id"
+		note "$which: rc=$RC $(tr '\n' ' ' <<<"$OUT")"
+		[[ $RC -eq 0 ]] || { echo "$which: rc=$RC $ERR"; return 1; }
+		out+=("$OUT")
+	done
+	[[ ${out[1]} == $'zero=1\ncont=0' ]] || { echo "runc's answer changed: ${out[1]}"; return 1; }
+	[[ ${out[0]} == "${out[1]}" ]]
+}
