@@ -50,6 +50,23 @@ sleeper() {
 	done
 }
 
+@test "-h has runc's shape (NAME:, then '<name> <cmd> - ...'); 'foo -h' says No help topic" {
+	local which name lines
+	for which in rt ref; do
+		name=$(basename "$(rtbin "$which")")
+		rc_of "$which" -h
+		mapfile -t lines < <(grep -v '^[[:space:]]*$' <<<"$OUT")
+		[[ $RC -eq 0 && ${lines[0]} == NAME: && ${lines[1]} =~ ^\ +$name\ -\ Open\ Container\ Initiative\ runtime ]] ||
+			{ echo "$which -h: rc=$RC: ${lines[*]:0:2}"; return 1; }
+		rc_of "$which" delete --help
+		mapfile -t lines < <(grep -v '^[[:space:]]*$' <<<"$OUT")
+		[[ $RC -eq 0 && ${lines[0]} == NAME: && ${lines[1]} =~ ^\ +$name\ delete ]] ||
+			{ echo "$which delete --help: rc=$RC: ${lines[*]:0:2}"; return 1; }
+		rc_of "$which" foo -h
+		[[ $RC -ne 0 && "$OUT$ERR" == *"No help topic for 'foo'"* ]] || { echo "$which foo -h: rc=$RC $OUT $ERR"; return 1; }
+	done
+}
+
 @test "exec --cgroup errors carry runc's words (not a sub cgroup path, adding pid, unknown controller)" {
 	local which id
 	for which in rt ref; do
