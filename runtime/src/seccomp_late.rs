@@ -244,6 +244,45 @@ fn fail_hook(i: usize, h: &Hook, e: String) -> ExecutorError {
     ))
 }
 
+/// SCMP_CMP_MASKED_EQ means `(arg & value) == valueTwo` (runc, and
+/// libseccomp's mask-then-datum order). libcontainer hands libseccomp
+/// `valueTwo` as the mask and `value` as the datum, so a rule such as
+/// runc's `socket` flags check (value 0xF00, valueTwo 0) never matches the
+/// way the profile means it. Swapped here so libcontainer's order gives
+/// runc's meaning.
+pub fn masked_eq_as_runc(seccomp: &LinuxSeccomp) -> LinuxSeccomp {
+    let mut out = seccomp.clone();
+    let syscalls = seccomp.syscalls().as_ref().map(|calls| {
+        calls
+            .iter()
+            .map(|sc| {
+                let mut sc = sc.clone();
+                let args = sc.args().as_ref().map(|args| {
+                    args.iter()
+                        .map(|&a| {
+                            if a.op() != LinuxSeccompOperator::ScmpCmpMaskedEq {
+                                return a;
+                            }
+                            let (mask, datum) = (a.value(), a.value_two().unwrap_or(0));
+                            LinuxSeccompArgBuilder::default()
+                                .index(a.index())
+                                .op(a.op())
+                                .value(datum)
+                                .value_two(mask)
+                                .build()
+                                .unwrap_or(a)
+                        })
+                        .collect::<Vec<_>>()
+                });
+                sc.set_args(args);
+                sc
+            })
+            .collect::<Vec<_>>()
+    });
+    out.set_syscalls(syscalls);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,43 +325,4 @@ mod tests {
         let (_, ex) = prepare(&process(&base.replace("NNP", "")), None);
         assert!(!ex.lent.permitted && ex.seccomp.is_none());
     }
-}
-
-/// SCMP_CMP_MASKED_EQ means `(arg & value) == valueTwo` (runc, and
-/// libseccomp's mask-then-datum order). libcontainer hands libseccomp
-/// `valueTwo` as the mask and `value` as the datum, so a rule such as
-/// runc's `socket` flags check (value 0xF00, valueTwo 0) never matches the
-/// way the profile means it. Swapped here so libcontainer's order gives
-/// runc's meaning.
-pub fn masked_eq_as_runc(seccomp: &LinuxSeccomp) -> LinuxSeccomp {
-    let mut out = seccomp.clone();
-    let syscalls = seccomp.syscalls().as_ref().map(|calls| {
-        calls
-            .iter()
-            .map(|sc| {
-                let mut sc = sc.clone();
-                let args = sc.args().as_ref().map(|args| {
-                    args.iter()
-                        .map(|&a| {
-                            if a.op() != LinuxSeccompOperator::ScmpCmpMaskedEq {
-                                return a;
-                            }
-                            let (mask, datum) = (a.value(), a.value_two().unwrap_or(0));
-                            LinuxSeccompArgBuilder::default()
-                                .index(a.index())
-                                .op(a.op())
-                                .value(datum)
-                                .value_two(mask)
-                                .build()
-                                .unwrap_or(a)
-                        })
-                        .collect::<Vec<_>>()
-                });
-                sc.set_args(args);
-                sc
-            })
-            .collect::<Vec<_>>()
-    });
-    out.set_syscalls(syscalls);
-    out
 }
