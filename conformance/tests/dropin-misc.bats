@@ -146,6 +146,8 @@ debug_msgs() { jq -r '.msg' "$1"; }
 		for want in 'child process in init()' 'init: closing the pipe to signal completion'; do
 			grep -qF "level=debug msg=\"$want\"" <<<"$ERR" || { echo "$which run -d: no '$want' in: $ERR"; return 1; }
 		done
+		# runc's nsexec says it first (runc: "nsexec-0[PID]: => ..."); runc's debug.bats looks for it
+		grep -qE 'level=debug msg=".*=> nsexec container setup"' <<<"$ERR" || { echo "$which run -d: no nsexec milestone in: $ERR"; return 1; }
 		# exec, json in --log.
 		log=$BATS_TEST_TMPDIR/$which-exec.json
 		rc_of "$which" --debug --log-format json --log "$log" exec "$id" sh -c 'exit 3'
@@ -153,6 +155,7 @@ debug_msgs() { jq -r '.msg' "$1"; }
 		for want in 'child process in init()' 'setns_init: about to exec'; do
 			debug_msgs "$log" | grep -qxF "$want" || { echo "$which exec: no '$want' in: $(cat "$log")"; return 1; }
 		done
+		debug_msgs "$log" | grep -qF '=> nsexec container setup' || { echo "$which exec: no nsexec milestone in: $(cat "$log")"; return 1; }
 		# The exit, with pid and status as fields (numbers in json).
 		jq -e 'select(.msg == "process exited") | (.pid | type) == "number" and .status == 3 and .level == "debug"' "$log" >/dev/null ||
 			{ echo "$which exec: no 'process exited' with pid/status: $(cat "$log")"; return 1; }

@@ -290,7 +290,7 @@ create_fails() {
 @test "E25 mount destination through a dangling symlink of the image" {
 	bad_bundle e25 '.mounts += [{"destination": "/lnk/data", "type": "tmpfs", "source": "tmpfs"}]'
 	ln -s /nowhere "$B/rootfs/lnk"
-	create_fails "mounts\[[0-9]+\]\.destination: \"/lnk/data\" passes through \"/lnk\", a symlink in the rootfs to \"/nowhere\", which does not exist \(create the target in the image or use the resolved path\)" 1
+	create_fails "mounts\[[0-9]+\]\.destination: \"/lnk/data\" passes through \"/lnk\", a symlink in the rootfs to \"/nowhere\", which does not exist: must be mounted on ordinary directory \(create the target in the image or use the resolved path\)" 1
 }
 
 @test "E26 unknown filesystem type" {

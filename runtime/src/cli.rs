@@ -12,7 +12,7 @@ use crate::commands;
     // clap prints "<name> <version>": with "version X" that is runc's
     // first line, `rcrun version X`, which docker info parses.
     version = rcrun::version::CLI_SHORT,
-    about = "rcrun: an OCI container runtime with cgroup limits and OOM kills done right",
+    about = "Open Container Initiative runtime (rcrun: cgroup limits and OOM kills done right)",
     disable_version_flag = true
 )]
 pub struct Cli {
@@ -128,14 +128,52 @@ pub fn usage_error_line(e: &clap::Error) -> String {
 /// when asked for, not on every command.
 pub fn parse() -> Result<Cli, clap::Error> {
     use clap::{CommandFactory, FromArgMatches};
-    let mut cmd = Cli::command();
+    let mut cmd = runc_help_shape(Cli::command());
     if std::env::args_os().any(|a| a == "--version" || a == "-v" || a == "-V") {
         // runc prints the same long form for -v and --version.
         let long = rcrun::version::LONG.as_str();
         cmd = cmd.version(long).long_version(long);
     }
-    let matches = cmd.try_get_matches()?;
+    let matches = cmd.try_get_matches().map_err(no_help_topic)?;
     Cli::from_arg_matches(&matches)
+}
+
+/// runc's help (urfave/cli) starts with `NAME:` and `   runc <cmd> - ...`;
+/// scripts (runc's own help.bats) read those two lines.
+const RUNC_HELP: &str = "NAME:\n   {bin} - {about}\n\nUSAGE:\n   {usage}\n\n{all-args}{after-help}";
+
+fn runc_help_shape(cmd: clap::Command) -> clap::Command {
+    // The name as invoked (clap's own {bin} says `rcrun-delete`).
+    let bin = std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "rcrun".to_string());
+    cmd.help_template(RUNC_HELP.replace("{bin}", &bin))
+        .mut_subcommands(|s| {
+            let t = RUNC_HELP.replace("{bin}", &format!("{bin} {}", s.get_name()));
+            s.help_template(t)
+        })
+}
+
+/// `rcrun foo -h`: runc's words, "No help topic for 'foo'".
+fn no_help_topic(e: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let asked_help = std::env::args_os().any(|a| a == "-h" || a == "--help");
+    match e.get(ContextKind::InvalidSubcommand) {
+        Some(ContextValue::String(name))
+            if asked_help && e.kind() == ErrorKind::InvalidSubcommand =>
+        {
+            clap::Error::raw(
+                ErrorKind::InvalidSubcommand,
+                format!("No help topic for '{name}'\n"),
+            )
+        }
+        _ => e,
+    }
 }
 
 #[cfg(test)]

@@ -94,10 +94,17 @@ fn names(dir: &CgroupDir) -> Vec<&str> {
 
 /// The sub-cgroup directories `subs` names in the container's `set`.
 pub fn resolve(set: &CgroupSet, subs: &SubPaths) -> Result<Vec<PathBuf>> {
+    // Unquoted when plain: runc's "<path> is not a sub cgroup path" is
+    // what callers (runc's own exec.bats) match.
     let bad_path = |sub: &str| {
+        let shown = if sub.chars().all(|c| c.is_ascii_graphic()) {
+            sub.to_string()
+        } else {
+            format!("{sub:?}")
+        };
         SpecError::new(
             "--cgroup",
-            format!("{sub:?}"),
+            shown,
             "is not a sub cgroup path (it leaves the container's cgroup)",
         )
     };
@@ -108,7 +115,7 @@ pub fn resolve(set: &CgroupSet, subs: &SubPaths) -> Result<Vec<PathBuf>> {
             return Err(SpecError::new(
                 "--cgroup",
                 format!("{ctrl:?}"),
-                "is not a controller of the container's cgroups (unknown controller)",
+                ": unknown controller (not one of the container's cgroups)",
             )
             .into());
         }
@@ -141,10 +148,19 @@ pub fn open_procs(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, OwnedFd)>> {
                 .open(&file)
                 .map(|f| (d.clone(), OwnedFd::from(f)))
                 .map_err(|e| {
+                    // runc's words: "adding pid N to cgroups: <file>: no
+                    // such file or directory".
+                    let why = e
+                        .raw_os_error()
+                        .map(|n| nix::errno::Errno::from_raw(n).desc().to_lowercase())
+                        .unwrap_or_else(|| e.to_string());
                     SpecError::new(
                         "--cgroup",
                         d.display().to_string(),
-                        format!(": cannot join the sub-cgroup ({}: {e})", file.display()),
+                        format!(
+                            ": cannot join the sub-cgroup: adding pid to cgroups: {}: {why}",
+                            file.display()
+                        ),
                     )
                     .into()
                 })
@@ -164,7 +180,8 @@ pub struct InSubCgroups<E: Executor + Clone + 'static> {
 impl<E: Executor + Clone + 'static> Executor for InSubCgroups<E> {
     fn exec(&self, spec: &Spec) -> std::result::Result<(), ExecutorError> {
         // runc's milestones for an exec'd process, from the process itself
-        // (tooling looks for them).
+        // (tooling, and runc's own debug.bats, look for them).
+        tracing::debug!("=> nsexec container setup");
         tracing::debug!("child process in init()");
         for (dir, fd) in self.procs.iter() {
             // "0" is the writer itself. The fd is this process's copy,

@@ -195,7 +195,9 @@ fn child(
         .collect();
     fd_hygiene::close_inherited(inherited, p.target.handoff.preserve_fds, &keep);
     crate::log_control::mute_dependencies();
-    // runc's milestone, from the init itself as runc's.
+    // runc's milestones (its nsexec's, then its init's), from the init
+    // itself as runc's.
+    tracing::debug!("=> nsexec container setup");
     tracing::debug!("child process in init()");
     exit_now(init.run())
 }

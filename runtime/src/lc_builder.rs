@@ -114,6 +114,7 @@ pub fn create(
     };
     // runc's milestones (its init logs them); libcontainer's init has no
     // hook for them, so they are said once it is ready.
+    tracing::debug!("=> nsexec container setup");
     tracing::debug!("child process in init()");
     tracing::debug!("init: closing the pipe to signal completion");
     Ok(pid)

@@ -23,7 +23,9 @@ use caps::{CapSet, Capability};
 use libcontainer::container::State;
 use libcontainer::workload::default::DefaultExecutor;
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
-use oci_spec::runtime::{Hook, LinuxSeccomp, Process, Spec};
+use oci_spec::runtime::{
+    Hook, LinuxSeccomp, LinuxSeccompArgBuilder, LinuxSeccompOperator, Process, Spec,
+};
 
 /// The executor of the container's processes: loads `seccomp` (if any),
 /// drops the CAP_SYS_ADMIN [`prepare`] lent, then libcontainer's default
@@ -172,6 +174,7 @@ impl LateSeccomp {
         if let Some(seccomp) = &self.seccomp {
             // Made before the profile is loaded (it allocates).
             let stub = crate::seccomp_enosys::stub_for(seccomp);
+            let seccomp = &masked_eq_as_runc(seccomp);
             let listener = libcontainer::seccomp::initialize_seccomp(seccomp)
                 .map_err(|e| fail("loading the container's filter", e))?;
             if let Some(fd) = listener {
@@ -239,6 +242,45 @@ fn fail_hook(i: usize, h: &Hook, e: String) -> ExecutorError {
         "{}: {e}",
         crate::hooks::hook_failed("startContainer", i, h)
     ))
+}
+
+/// SCMP_CMP_MASKED_EQ means `(arg & value) == valueTwo` (runc, and
+/// libseccomp's mask-then-datum order). libcontainer hands libseccomp
+/// `valueTwo` as the mask and `value` as the datum, so a rule such as
+/// runc's `socket` flags check (value 0xF00, valueTwo 0) never matches the
+/// way the profile means it. Swapped here so libcontainer's order gives
+/// runc's meaning.
+pub fn masked_eq_as_runc(seccomp: &LinuxSeccomp) -> LinuxSeccomp {
+    let mut out = seccomp.clone();
+    let syscalls = seccomp.syscalls().as_ref().map(|calls| {
+        calls
+            .iter()
+            .map(|sc| {
+                let mut sc = sc.clone();
+                let args = sc.args().as_ref().map(|args| {
+                    args.iter()
+                        .map(|&a| {
+                            if a.op() != LinuxSeccompOperator::ScmpCmpMaskedEq {
+                                return a;
+                            }
+                            let (mask, datum) = (a.value(), a.value_two().unwrap_or(0));
+                            LinuxSeccompArgBuilder::default()
+                                .index(a.index())
+                                .op(a.op())
+                                .value(datum)
+                                .value_two(mask)
+                                .build()
+                                .unwrap_or(a)
+                        })
+                        .collect::<Vec<_>>()
+                });
+                sc.set_args(args);
+                sc
+            })
+            .collect::<Vec<_>>()
+    });
+    out.set_syscalls(syscalls);
+    out
 }
 
 #[cfg(test)]

@@ -141,7 +141,7 @@ fn check_mount_destinations(mounts: &[Mount], root: &Root) -> Result<(), SpecErr
                 format!("mounts[{i}].destination"),
                 format!("{dest:?}"),
                 format!(
-                    "passes through {at:?}, a symlink in the rootfs to {target:?}, which does not exist (create the target in the image or use the resolved path)"
+                    "passes through {at:?}, a symlink in the rootfs to {target:?}, which does not exist: must be mounted on ordinary directory (create the target in the image or use the resolved path)"
                 ),
             ));
         }

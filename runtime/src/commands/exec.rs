@@ -12,7 +12,7 @@ use rcrun::container::{Container, ExecOptions, ExecTarget};
 use rcrun::error::{Error, Result, SpecError};
 use rcrun::exec_process;
 use rcrun::process;
-use rcrun::state::Root;
+use rcrun::state::{Root, Status};
 use rcrun::tty_relay::ConsoleListener;
 
 #[derive(clap::Args, Debug)]
@@ -165,7 +165,13 @@ fn process_of(target: &ExecTarget, args: &Args) -> Result<oci_spec::runtime::Pro
 }
 
 pub fn run(root: &Root, args: &Args) -> Result<i32> {
-    let c = Container::open(root, &args.container_id)?;
+    let mut c = Container::open(root, &args.container_id)?;
+    if args.ignore_paused && c.status() == Status::Paused {
+        // The process joins a frozen cgroup and reports ready only after a
+        // `resume`, which must be able to take the lock (runc 1.1 holds
+        // none across processes).
+        c.unlock();
+    }
     let target = c.exec_target(args.ignore_paused)?;
     if let Some(label) = &args.process_label {
         // libcontainer applies no SELinux label: refused rather than

@@ -171,7 +171,8 @@ fn refuse_busy_cgroup(set: &CgroupSet) -> Result<()> {
         }
     }
     // An existing frozen cgroup: the init would hang in it (D state) on
-    // its first fault. runc refuses it too ("unexpectedly frozen").
+    // its first fault. runc refuses it too, and callers (runc's own tests)
+    // match its words: "container's cgroup unexpectedly frozen".
     if set.is_frozen().unwrap_or(false) {
         let dir = set
             .v1_dir("freezer")
@@ -181,7 +182,7 @@ fn refuse_busy_cgroup(set: &CgroupSet) -> Result<()> {
         return Err(SpecError::new(
             "linux.cgroupsPath",
             dir,
-            "is unexpectedly frozen: the container's cgroup exists and is frozen (thaw it, or use another path)",
+            ": container's cgroup unexpectedly frozen (it exists and is frozen: thaw it, or use another path)",
         )
         .into());
     }

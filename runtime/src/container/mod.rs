@@ -113,6 +113,13 @@ impl Container {
         &self.state.id
     }
 
+    /// Lets go of the lock before this operation ends: for `exec
+    /// --ignore-paused` into a paused container, whose process cannot
+    /// report ready until someone runs `resume`, which needs the lock.
+    pub fn unlock(&mut self) {
+        self._lock = None;
+    }
+
     /// The state as loaded.
     pub fn state(&self) -> &ContainerState {
         &self.state
