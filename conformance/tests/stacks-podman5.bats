@@ -38,7 +38,26 @@ setup_file() {
 	# all containers): both exist before the tests, teardown_file removes them
 	CG_PARENT=$PM_CGP test_parent_cgroup_create || return 1
 	CG_PARENT=$PM_CGP/conmon test_parent_cgroup_create || return 1
-	export PODMAN_DIR
+	# conmon also mkdirs <controller>/<cgroup-parent>/conmon for v1
+	# controllers that are not mounted (hugetlb, net_cls, ...): plain
+	# directories on /sys/fs/cgroup's tmpfs, which teardown_file removes.
+	PM_TOPDIRS_BEFORE=$(ls /sys/fs/cgroup)
+	export PODMAN_DIR PM_TOPDIRS_BEFORE
+}
+
+# pm_remove_plain_dirs: what conmon made under /sys/fs/cgroup outside any
+# cgroup mount; a top-level directory only if it appeared during this file
+# and is empty.
+pm_remove_plain_dirs() {
+	local d name
+	for d in /sys/fs/cgroup/*/; do
+		d=${d%/}
+		mountpoint -q "$d" && continue
+		[[ -d $d$PM_CGP ]] && rm -rf "${d:?}$PM_CGP"
+		name=${d##*/}
+		grep -qxF "$name" <<<"${PM_TOPDIRS_BEFORE:-}" || rmdir "$d" 2>/dev/null
+	done
+	return 0
 }
 
 teardown_file() {
@@ -51,6 +70,7 @@ teardown_file() {
 	for m in "${CG_HIERS[@]}"; do
 		cg_kill_and_remove "$m$PM_CGP"
 	done
+	pm_remove_plain_dirs
 	suite_teardown_file
 }
 
