@@ -154,10 +154,16 @@ impl Executor for LateSeccomp {
     }
 
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
-        match with_path_for_direct_exec(spec) {
-            Some(s) => DefaultExecutor {}.validate(&s),
-            None => DefaultExecutor {}.validate(spec),
-        }
+        validate_direct_exec(spec)
+    }
+}
+
+/// libcontainer's default check of the program, with
+/// [`with_path_for_direct_exec`]: for every executor of ours.
+pub(crate) fn validate_direct_exec(spec: &Spec) -> Result<(), ExecutorValidationError> {
+    match with_path_for_direct_exec(spec) {
+        Some(s) => DefaultExecutor {}.validate(&s),
+        None => DefaultExecutor {}.validate(spec),
     }
 }
 
@@ -223,7 +229,7 @@ impl LateSeccomp {
 /// run --rootfs DIR id /bin/dd` gives no env at all). The check gets a spec
 /// with an empty PATH, which still checks that the file exists and is
 /// executable; the process itself keeps the env it was given.
-pub(crate) fn with_path_for_direct_exec(spec: &Spec) -> Option<Spec> {
+fn with_path_for_direct_exec(spec: &Spec) -> Option<Spec> {
     let process = spec.process().as_ref()?;
     let direct = process.args().as_ref()?.first()?.contains('/');
     let env = process.env().clone().unwrap_or_default();

@@ -41,9 +41,6 @@ impl Executor for StubAfterProfile {
     }
 
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
-        match crate::seccomp_late::with_path_for_direct_exec(spec) {
-            Some(s) => DefaultExecutor {}.validate(&s),
-            None => DefaultExecutor {}.validate(spec),
-        }
+        crate::seccomp_late::validate_direct_exec(spec)
     }
 }
